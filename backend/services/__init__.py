@@ -1,0 +1,1 @@
+"""Use cases: load, apply a domain rule, persist, enqueue. No Flask here."""
