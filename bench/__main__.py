@@ -1,0 +1,201 @@
+"""``python -m bench`` (``make bench``): every profile-sync benchmark, each in its own process
+with a time bound, against PRODUCT §4's targets. Prints the figures and writes them into
+bench/RESULTS.md between the ``<!-- figures -->`` markers (the prose around them stays).
+
+Options: ``--profiles N`` (default 1,000,000), ``--budget-seconds S`` (default 30),
+``--no-write`` (print only).
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from bench.common import ROOT, copy_database, fast_fake, machine, run_step
+
+from tests.fakes.s3_server import ACCESS_KEY, SECRET_KEY, start_s3_server, weed_binary
+
+RESULTS = ROOT / "bench" / "RESULTS.md"
+START, END = "<!-- figures -->", "<!-- /figures -->"
+
+
+def seed(workdir: Path, n: int) -> Path:
+    template = workdir / "template.db"
+    code = (
+        "from pathlib import Path; from bench.common import seed_template; "
+        f"seed_template(Path({str(template)!r}), {n})"
+    )
+    subprocess.run([sys.executable, "-c", code], cwd=ROOT, check=True, timeout=900)
+    return template
+
+
+def export_bench(workdir: Path, template: Path, n: int) -> dict[str, Any]:
+    with fast_fake() as url:
+        result = run_step(
+            "bench.export_step",
+            {"database_url": copy_database(template, workdir / "export.db"),
+             "workdir": str(workdir), "fake_url": url, "runs": 2},
+            timeout=900,
+        )  # fmt: skip
+    full, noop = result["runs"]
+    return {
+        "profiles": n,
+        "updates_per_second": round(full["objects"] / full["seconds"]),
+        "full_seconds": full["seconds"],
+        "full_requests": full["requests"],
+        "noop_seconds": noop["seconds"],
+        "noop_requests": noop["requests"],
+        "noop_unchanged": noop["counts"]["unchanged"],
+        "peak_rss_mb": result["peak_rss_mb"],
+    }
+
+
+def budget_bench(workdir: Path, template: Path, seconds: float, share: float) -> dict[str, Any]:
+    limit, window = 300, 3.0  # a workspace scaled down 10x from Braze's 3,000 / 3 s
+    with fast_fake(limit=limit, window=window) as url:
+        result = run_step(
+            "bench.export_step",
+            {"database_url": copy_database(template, workdir / f"budget-{share}.db"),
+             "workdir": str(workdir), "fake_url": url, "runs": 1, "seconds": seconds,
+             "budget_share": share},
+            timeout=seconds + 300,
+        )  # fmt: skip
+    run = result["runs"][0]
+    budget = share * limit / window
+    used = run["ok"] / max(run["fake_seconds"], 1e-9)
+    return {
+        "share": share,
+        "configured_requests_per_second": round(budget, 1),
+        "achieved_requests_per_second": round(used, 1),
+        "budget_used_percent": round(100 * used / budget, 1),
+        "requests": run["requests"],
+        "answered_429": run["throttled"],
+        "percent_429": round(100 * run["throttled"] / max(run["requests"], 1), 2),
+        "seconds": run["fake_seconds"],
+    }
+
+
+def import_bench(workdir: Path, template: Path, n: int) -> dict[str, Any]:
+    kind = "seaweedfs" if weed_binary() else "moto"
+    server = start_s3_server(kind)
+    try:
+        bucket = server.new_bucket("bench")
+        prefix, object_prefix = "optline/", f"bench-{int(time.time())}"
+        written = run_step(
+            "bench.import_step",
+            {"action": "write", "endpoint_url": server.endpoint_url, "bucket": bucket,
+             "prefix": prefix, "object_prefix": object_prefix, "users": n},
+            timeout=900,
+        )  # fmt: skip
+        with fast_fake(prefix=object_prefix) as url:
+            result = run_step(
+                "bench.import_step",
+                {"action": "run", "database_url": copy_database(template, workdir / "import.db"),
+                 "workdir": str(workdir), "fake_url": url, "endpoint_url": server.endpoint_url,
+                 "bucket": bucket, "prefix": prefix, "access_key": ACCESS_KEY,
+                 "secret_key": SECRET_KEY, "runs": 2},
+                timeout=1200,
+            )  # fmt: skip
+    finally:
+        server.stop()
+    first, second = result["runs"]
+    return {
+        "s3_server": kind,
+        "users": n,
+        "files": written["files"],
+        "rows_per_second": round(n / first["seconds"]),
+        "first_seconds": first["seconds"],
+        "first_counts": first["counts"],
+        "unchanged_rows_per_second": round(n / second["seconds"]),
+        "second_counts": second["counts"],
+        "peak_rss_mb": result["peak_rss_mb"],
+    }
+
+
+def render(figures: dict[str, Any]) -> str:
+    m, e, i = figures["machine"], figures["export"], figures["import"]
+    lines = [
+        START,
+        f"Measured {figures['at']} on {m['cpus']} CPUs, {m['ram_gib']} GiB RAM, Python "
+        f"{m['python']}, SQLite {m['sqlite']} (embedded default; `{m['platform']}`); load "
+        f"average {m['load_average'][0]} at the start, {figures['load_after'][0]} at the end "
+        "(a shared machine).",
+        "",
+        "| benchmark | target | measured | |",
+        "|---|---|---|---|",
+        f"| export throughput, one worker, unthrottled fake, {e['profiles']:,} changed profiles "
+        f"| ≥ 15,000 updates/s | {e['updates_per_second']:,} updates/s ({e['full_requests']:,} "
+        f"requests in {e['full_seconds']} s) | {_ok(e['updates_per_second'] >= 15000)} |",
+    ]
+    for b in figures["budget"]:
+        lines.append(
+            f"| budget use, throttled fake (300 req / 3 s), share {b['share']:.0%} | ≥ 90 % used, "
+            f"< 0.5 % 429 | {b['budget_used_percent']} % of {b['configured_requests_per_second']}"
+            f" req/s, {b['answered_429']} of {b['requests']:,} answered 429 "
+            f"({b['percent_429']} %) over {b['seconds']} s "
+            f"| {_ok(b['budget_used_percent'] >= 90 and b['percent_429'] < 0.5)} |"
+        )
+    lines += [
+        f"| no-op export over {e['profiles']:,} unchanged profiles | ≤ 20 s, 0 requests "
+        f"| {e['noop_seconds']} s, {e['noop_requests']} requests "
+        f"| {_ok(e['noop_seconds'] <= 20 and e['noop_requests'] == 0)} |",
+        f"| import parse + merge, {i['users']:,} users in {i['files']} gzip files on "
+        f"{i['s3_server']} | ≥ 20,000 profiles/s | {i['rows_per_second']:,} profiles/s "
+        f"({i['first_seconds']} s; unchanged re-import {i['unchanged_rows_per_second']:,}/s) "
+        f"| {_ok(i['rows_per_second'] >= 20000)} |",
+        f"| peak RSS, export of {e['profiles']:,} | ≤ 512 MB | {e['peak_rss_mb']} MB "
+        f"| {_ok(e['peak_rss_mb'] <= 512)} |",
+        f"| peak RSS, import of {i['users']:,} | ≤ 512 MB | {i['peak_rss_mb']} MB "
+        f"| {_ok(i['peak_rss_mb'] <= 512)} |",
+        END,
+    ]
+    return "\n".join(lines)
+
+
+def _ok(passed: bool) -> str:
+    return "met" if passed else "**missed**"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(prog="python -m bench")
+    parser.add_argument("--profiles", type=int, default=1_000_000)
+    parser.add_argument("--budget-seconds", type=float, default=30.0)
+    parser.add_argument("--no-write", action="store_true")
+    args = parser.parse_args()
+    workdir = Path(tempfile.mkdtemp(prefix="optline-bench-"))
+    figures: dict[str, Any] = {"machine": machine(), "at": datetime.now(UTC).strftime("%Y-%m-%d")}
+    try:
+        started = time.monotonic()
+        template = seed(workdir, args.profiles)
+        print(
+            f"seeded {args.profiles:,} profiles in {time.monotonic() - started:.0f} s", flush=True
+        )
+        figures["export"] = export_bench(workdir, template, args.profiles)
+        print("export", figures["export"], flush=True)
+        figures["budget"] = [
+            budget_bench(workdir, template, args.budget_seconds, share) for share in (0.8, 1.0)
+        ]
+        print("budget", figures["budget"], flush=True)
+        figures["import"] = import_bench(workdir, template, args.profiles)
+        print("import", figures["import"], flush=True)
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+    figures["load_after"] = machine()["load_average"]
+    table = render(figures)
+    print(table)
+    if not args.no_write and RESULTS.exists():
+        text = RESULTS.read_text()
+        if START in text and END in text:
+            head, rest = text.split(START, 1)
+            RESULTS.write_text(head + table + rest.split(END, 1)[1])
+
+
+if __name__ == "__main__":
+    main()
