@@ -48,6 +48,9 @@ def test_the_hosted_page_from_a_signed_link_saves_as_hosted(
     center = page.locator("[data-optline-preferences]")
     box = center.get_by_role("checkbox", name="Newsletter — Email")
     expect(box).not_to_be_checked()
+    # A link from an email may change choices but not ask for data: no access/erasure buttons.
+    expect(center.get_by_role("button", name="Download my data")).to_have_count(0)
+    expect(center.get_by_role("button", name="Delete my data")).to_have_count(0)
     page.wait_for_load_state("networkidle")
     # The page, its stylesheet, the tag and one bootstrap call: no preflight, no other call.
     paths = [(r.method, r.url.removeprefix(optline.url).split("?")[0]) for r in to_optline]

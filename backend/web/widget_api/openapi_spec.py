@@ -134,7 +134,10 @@ SCHEMAS: dict[str, Any] = {
             "unsubscribed_all": {"type": "boolean"},
             "visitor": {
                 "type": "object",
-                "properties": {"email_masked": {"type": "string", "nullable": True}},
+                "properties": {
+                    "email_masked": {"type": "string", "nullable": True},
+                    "can_request_data": {"type": "boolean"},
+                },
             },
             "features": {
                 "type": "object",

@@ -147,3 +147,12 @@ def test_a_link_session_cannot_ask_for_data_or_its_deletion(
         assert response.status_code == 403, response.get_json()
         assert response.get_json()["error"]["code"] == "forbidden"
     assert row_counts(configured) == before
+    # The bootstrap tells the widget so, and it leaves the buttons out.
+    boot = client.post(
+        f"/api/public/v1/{PROPERTY}/bootstrap",
+        data=json.dumps({"property": PROPERTY, "token": token}),
+        content_type="text/plain;charset=UTF-8",
+        headers={"Origin": ORIGIN},
+    )
+    assert boot.status_code == 200
+    assert boot.get_json()["visitor"]["can_request_data"] is False

@@ -65,7 +65,10 @@ def test_the_whole_flow_yields_a_session_that_reads_and_saves(
         headers=auth(grant["session_token"]),
     )
     assert boot.status_code == 200
-    assert boot.get_json()["visitor"] == {"email_masked": "v***@example.com"}
+    assert boot.get_json()["visitor"] == {
+        "email_masked": "v***@example.com",
+        "can_request_data": True,
+    }
     change = {"subscription": "newsletter", "channel": "email", "state": "subscribed"}
     saved = client.post(
         "/api/public/v1/preferences",

@@ -57,7 +57,7 @@ def test_bootstrap_returns_texts_topics_and_state(client: FlaskClient, configure
         ],
     }
     assert body["unsubscribed_all"] is False
-    assert body["visitor"] == {"email_masked": "j***@example.com"}
+    assert body["visitor"] == {"email_masked": "j***@example.com", "can_request_data": True}
     assert body["features"] == {"email_verification": True}
     assert row_counts(configured)["subjects"] == 0  # reading writes nothing
 

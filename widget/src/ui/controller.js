@@ -96,7 +96,9 @@ export function createUi(ctx) {
     if (kind === 'center') {
       sf.rights = renderRights(t, { request: requests.create });
       sf.receipt = h('button', { type: 'button', class: 'alt', onclick: receipt }, t.receipt_download);
-      sf.view = renderCenter(s.data, t, save, { actions: [sf.receipt], end: [sf.rights.el] });
+      // A session from an email link may not request data (the API would answer 403): no buttons.
+      var asks = !(s.data.visitor && s.data.visitor.can_request_data === false);
+      sf.view = renderCenter(s.data, t, save, { actions: [sf.receipt], end: asks ? [sf.rights.el] : [] });
       extras(sf);
     } else if (kind) sf.view = renderEmail(kind, t, kind === 'code' ? verifyCode : sendCode, resend);
     else if (s.phase === 'loading') sf.box.textContent = t.loading || '';
