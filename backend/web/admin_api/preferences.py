@@ -181,7 +181,8 @@ _UNKNOWN_CONNECTION = {"description": "unknown connection", "content": {JSON: {"
 _OUTBOX["responses"]["404"] = _REPLAY["responses"]["404"] = _UNKNOWN_CONNECTION
 _REPLAY["requestBody"] = {
     "content": {"application/json": {"schema": {"type": "object", "properties": {
-        "connection": {"type": "string"}, "ids": {"type": "array", "minItems": 1, "items": {"type": "integer"}},
+        "connection": {"type": "string"},
+        "ids": {"type": "array", "minItems": 1, "items": {"type": "integer"}},
     }}}},
 }  # fmt: skip
 
