@@ -53,7 +53,7 @@ lint: install-dev ## ruff, mypy and the layer rules
 	$(BIN)/lint-imports
 
 PYTEST_ARGS ?=
-test: install-dev chromium node-deps lint ## Install what the tests need and run the whole suite
+test: install-dev chromium node-deps lint audit ## Install what the tests need and run the whole suite
 	OPTLINE_TEST_SERVICES=0 $(BIN)/pytest $(PYTEST_ARGS)
 	@if [ -n "$$OPTLINE_TEST_DATABASE_URL$$OPTLINE_TEST_REDIS_URL" ]; then \
 	  echo "== again against OPTLINE_TEST_DATABASE_URL / OPTLINE_TEST_REDIS_URL =="; \
