@@ -58,13 +58,22 @@ class RetryableError(IntegrationError):
     """Worth retrying: 429, 5xx, timeouts, connection errors.
 
     ``retry_after`` is the number of seconds the vendor asked us to wait, when it said.
+    ``ambiguous``: the request may have reached the vendor and may still be applied (no answer
+    came: a read timeout, a connection dropped after sending), so a newer request for the same
+    thing sent at once could be overtaken by this one.
     """
 
     def __init__(
-        self, message: str, *, status: int | None = None, retry_after: float | None = None
+        self,
+        message: str,
+        *,
+        status: int | None = None,
+        retry_after: float | None = None,
+        ambiguous: bool = False,
     ) -> None:
         super().__init__(message, status=status)
         self.retry_after = retry_after
+        self.ambiguous = ambiguous
 
 
 class PermanentError(IntegrationError):

@@ -166,12 +166,14 @@ class BrazeClient:
         except requests.Timeout as exc:
             self._observe(path, 0)
             raise RetryableError(
-                f"Braze unreachable: no answer to {where} within {self.timeout:g}s"
+                f"Braze unreachable: no answer to {where} within {self.timeout:g}s",
+                ambiguous=not isinstance(exc, requests.ConnectTimeout),  # sent, never answered
             ) from exc
         except requests.RequestException as exc:
             self._observe(path, 0)
             raise RetryableError(
-                self._redact(f"Braze unreachable: {where} failed ({type(exc).__name__})")
+                self._redact(f"Braze unreachable: {where} failed ({type(exc).__name__})"),
+                ambiguous=_maybe_sent(exc),
             ) from exc
         self._observe(path, response.status_code)
         now = self._now()
@@ -554,3 +556,11 @@ class BrazeClient:
     def check_access(self) -> list[AccessCheck]:
         """Which permissions this key has, by probes that change no data ("Test connection")."""
         return probe_access(self)
+
+
+def _maybe_sent(exc: requests.RequestException) -> bool:
+    """False only when the request surely never left: the connection was not even made."""
+    if isinstance(exc, requests.ConnectionError):
+        text = repr(exc)
+        return not ("NewConnectionError" in text or "NameResolutionError" in text)
+    return True

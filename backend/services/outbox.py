@@ -54,6 +54,8 @@ class Outcome:
     retry: dict[int, tuple[str, float | None]] = field(default_factory=dict)  # error, retry_after
     dead: dict[int, str] = field(default_factory=dict)
     released: dict[int, datetime] = field(default_factory=dict)  # not attempted: back, unchanged
+    # Retries whose request went unanswered and may still be applied: seconds their key waits.
+    hold: dict[int, float] = field(default_factory=dict)
     created: list[tuple[str, int | None]] = field(default_factory=list)  # external id, subject
 
 
@@ -135,6 +137,7 @@ def claim(deps: Deps, connection_id: int, *, limit: int = CLAIM_LIMIT) -> Claim:
             r.id: r for r in siblings if r.id not in due_ids and _item(r).key in keys
         }
         plan = coalesce(_item(r) for r in rows.values())
+        holds = _holds(rows.values(), now)
         for row_id in plan.superseded:
             rows[row_id].status = "superseded"
             rows[row_id].claimed_until = None
@@ -142,6 +145,12 @@ def claim(deps: Deps, connection_id: int, *, limit: int = CLAIM_LIMIT) -> Claim:
         claimed: list[ClaimedRow] = []
         for item in plan.winners:
             row = rows[item.id]
+            hold = holds.get(item.key)
+            if hold is not None:
+                # An earlier request for this key went unanswered and may still land: the newest
+                # state goes after it, not before (the hold moves to it from superseded rows).
+                row.hold_until = hold
+                row.next_attempt_at = max(row.next_attempt_at, hold)
             if row.next_attempt_at > now:
                 continue  # the newest change is backing off; it goes when it is due
             row.status = "in_flight"
@@ -150,6 +159,16 @@ def claim(deps: Deps, connection_id: int, *, limit: int = CLAIM_LIMIT) -> Claim:
         result = Claim(claimed, now)
         _load_context(session, connection_id, result)
         return result
+
+
+def _holds(rows: Iterable[OutboxEntry], now: datetime) -> dict[tuple[str, str, str, str], datetime]:
+    """Per change key, the latest hold still running among its pending rows."""
+    holds: dict[tuple[str, str, str, str], datetime] = {}
+    for row in rows:
+        if row.hold_until is not None and row.hold_until > now:
+            key = _item(row).key
+            holds[key] = max(holds.get(key, row.hold_until), row.hold_until)
+    return holds
 
 
 def _load_context(session: Session, connection_id: int, result: Claim) -> None:
@@ -197,6 +216,9 @@ def record_outcome(
                 elif row.id in outcome.retry:
                     error, retry_after = outcome.retry[row.id]
                     _retry(session, row, error, retry_after, now, rand)
+                    if row.id in outcome.hold and row.status == "pending":
+                        row.hold_until = now + timedelta(seconds=outcome.hold[row.id])
+                        row.next_attempt_at = max(row.next_attempt_at, row.hold_until)
                 else:
                     row.status, row.next_attempt_at = "pending", outcome.released[row.id]
                 row.claimed_until = None

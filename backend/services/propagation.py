@@ -42,6 +42,11 @@ QUEUE = "braze"
 MAX_ROUNDS = 20
 MAX_INLINE_WAIT_SECONDS = 5.0
 BUSY_RETRY_SECONDS = 5.0
+# After a request went unanswered (it may still be applied), its key waits this many client
+# timeouts before any state of it is sent again; 30 s with the default 10 s timeout.
+HOLD_TIMEOUTS = 3
+DEFAULT_HOLD = 30.0
+MIN_HOLD_SECONDS = 1.0
 _random = secrets.SystemRandom()
 
 
@@ -263,8 +268,11 @@ class _Sender:
                 self._send_track(call)
         except RetryableError as exc:
             self._retry_after = exc.retry_after
+            hold = self._hold_seconds() if exc.ambiguous else None
             for row_id in call.row_ids:
                 self.outcome.retry[row_id] = (str(exc), exc.retry_after)
+                if hold is not None:
+                    self.outcome.hold[row_id] = hold
             log.info("braze call to retry", extra={"connection_id": self.snap.id})
             return False
         except PermanentError as exc:
@@ -272,6 +280,13 @@ class _Sender:
         finally:
             self._correct(call.endpoint)
         return True
+
+    def _hold_seconds(self) -> float:
+        """How long a key waits after an unanswered request: a straggler that Braze still
+        applies arrives within a few client timeouts (its own processing is far shorter)."""
+        timeout = getattr(self.client, "timeout", None)
+        seconds = HOLD_TIMEOUTS * timeout if isinstance(timeout, int | float) else DEFAULT_HOLD
+        return max(MIN_HOLD_SECONDS, float(seconds))
 
     def _send_group(self, call: _Call, req: GroupRequest) -> None:
         keep: list[tuple[str, int]] = []

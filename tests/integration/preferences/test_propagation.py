@@ -315,3 +315,54 @@ def test_a_sandbox_connection_records_and_sends_nothing(
         "external_id": ["user-1"],
     }
     assert sync_status(client, "newsletter", "email") == "synced"
+
+
+def test_a_newer_state_waits_out_a_request_that_timed_out_but_may_still_land(
+    client: FlaskClient, configured: Deps, braze: BrazeFake
+) -> None:
+    """Braze answers too late (after the client gave up) yet applies the request: the newer
+    state must not be sent before that straggler lands, or the straggler would overwrite it."""
+    from backend.integrations.braze import BrazeClient
+    from backend.wiring import utc_clock
+
+    configured.braze_factory = lambda session, cid: BrazeClient(
+        rest_endpoint=braze.url, api_key=braze.api_key, timeout=0.3
+    )
+    braze.script(SET, [Fault(delay=1.0)])
+    save(client, [("newsletter", "email", "subscribed")])
+    started = time.monotonic()
+    report = run(configured)
+    assert report.retried == 1 and report.requests == 2  # user created; the change timed out
+    save(client, [("newsletter", "email", "unsubscribed")])
+    held = run(configured)
+    assert held.sent == 0  # the newer state waits: the first request may still be applied
+    newest = outbox(configured)[-1]
+    assert newest.state == "unsubscribed" and newest.status == "pending"
+    assert newest.hold_until is not None and newest.next_attempt_at >= newest.hold_until
+
+    time.sleep(max(0.0, 1.3 - (time.monotonic() - started)))
+    assert braze.group_state(NEWS_EMAIL, external_id="user-1") == "subscribed"  # the straggler
+    later = utc_clock() + timedelta(seconds=5)
+    configured.clock = lambda: later
+    assert run(configured).sent == 1
+    assert braze.group_state(NEWS_EMAIL, external_id="user-1") == "unsubscribed"
+    assert [r.state for r in outbox(configured) if r.kind == "subscription_group"] == [
+        "subscribed",
+        "unsubscribed",
+    ]
+    assert [r.status for r in outbox(configured) if r.kind == "subscription_group"] == [
+        "superseded",
+        "sent",
+    ]
+
+
+def test_a_refused_connection_is_not_held(configured: Deps, client: FlaskClient) -> None:
+    """Only an unanswered request may still land: one that never left is retried as usual."""
+    from backend.integrations.braze import BrazeClient
+
+    configured.braze_factory = lambda session, cid: BrazeClient(
+        rest_endpoint="http://127.0.0.1:1", api_key="k", timeout=0.3
+    )
+    save(client, [("newsletter", "email", "subscribed")])
+    run(configured)
+    assert all(r.hold_until is None for r in outbox(configured))
