@@ -24,6 +24,7 @@ from backend.domain.errors import NotFoundError, RetryableError
 from backend.domain.import_rows import ImportPlan, plan_import
 from backend.services.deps import Deps
 from backend.services.rights import suppression_check
+from backend.services.sync_callback import callback_for_run
 from backend.services.sync_common import (
     PREVIEW_SAMPLES,
     SyncRunFailedError,
@@ -53,7 +54,8 @@ class ImportTuning:
     chunk_rows: int = 1000
     watch: WatchTuning = field(default_factory=WatchTuning)
     retries: int = 5  # per S3/Braze call that fails with a RetryableError
-    callback_url: str | None = None  # e.g. the public URL of a callback endpoint, when reachable
+    # The callback endpoint's base URL; default: OPTLINE_PUBLIC_URL's when it is a public https one.
+    callback_url: str | None = None
 
 
 def list_braze_segments(deps: Deps, braze_connection_code: str) -> list[dict[str, Any]]:
@@ -69,15 +71,6 @@ def list_braze_segments(deps: Deps, braze_connection_code: str) -> list[dict[str
         {"id": s.get("id"), "name": s.get("name"), "tags": s.get("tags") or []}
         for s in client.iter_segments()
     ]
-
-
-def mark_export_ready(deps: Deps, run_id: int) -> None:
-    """Braze's callback said the export is complete: the watcher stops after one more listing."""
-    with deps.session() as session:
-        run = session.get(SyncRun, run_id)
-        if run is None:
-            raise NotFoundError(f"sync run {run_id} does not exist")
-        run.checkpoint = {**(run.checkpoint or {}), "callback_received": True}
 
 
 def _retrying(deps: Deps, tuning: ImportTuning, call: Callable[[], T]) -> T:
@@ -135,9 +128,7 @@ class _ImportRun:
             return
         fields = self.plan.fields_to_export
         custom = self.plan.custom_attributes_to_export or None
-        callback = (
-            f"{self.tuning.callback_url}?run={self.run_id}" if self.tuning.callback_url else None
-        )
+        callback = callback_for_run(self.deps, self.run_id, self.tuning.callback_url)
         prefix = _retrying(
             self.deps,
             self.tuning,

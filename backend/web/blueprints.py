@@ -13,6 +13,7 @@ from backend.web import (
     metrics,
     openapi,
     rights_download,
+    sync_callback,
     tag,
     widget_api,
 )
@@ -28,4 +29,5 @@ BLUEPRINTS: list[Blueprint] = [
     widget_api.bp,
     rights_download.bp,
     hosted.bp,
+    sync_callback.bp,
 ]

@@ -127,8 +127,9 @@ def _aim_at_the_seeded_property(case: Any) -> None:
 @pytest.mark.parametrize(("method", "path"), OPERATIONS, ids=[f"{m} {p}" for m, p in OPERATIONS])
 def test_operation_answers_as_documented(target: Target, method: str, path: str) -> None:
     operation = target.schema[path][method]
-    token = next(t for prefix, t in target.credentials.items() if path.startswith(prefix))
-    headers = {"Authorization": f"Bearer {token}"}
+    # Braze's export callback carries its proof in the URL: no bearer token there.
+    token = next((t for prefix, t in target.credentials.items() if path.startswith(prefix)), None)
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
 
     @FUZZ
     @given(case=operation.as_strategy())

@@ -10,11 +10,11 @@ from typing import Any
 
 import pytest
 
+from backend.services.sync_callback import mark_export_ready
 from backend.services.sync_common import SyncRunFailedError
 from backend.services.sync_import import (
     ImportTuning,
     list_braze_segments,
-    mark_export_ready,
     run_import,
 )
 from backend.services.sync_import_files import WatchTuning
