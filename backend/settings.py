@@ -120,7 +120,8 @@ class Settings:
             redis_url=get("REDIS_URL") or "",
             secret_key=secret_key,
             encryption_key=encryption_key,
-            public_url=(get("PUBLIC_URL") or DEFAULT_PUBLIC_URL).rstrip("/"),
+            # Unset, it follows OPTLINE_PORT (http://127.0.0.1:8000 with the default port).
+            public_url=(get("PUBLIC_URL") or f"http://127.0.0.1:{port}").rstrip("/"),
             allow_custom_braze_endpoints=allow_custom,
             smtp_url=get("SMTP_URL") or "",
             port=port,

@@ -38,6 +38,8 @@ import argparse
 import json
 import multiprocessing
 import os
+import resource
+import selectors
 import signal
 import socket
 import sys
@@ -45,7 +47,7 @@ import threading
 import time
 import traceback
 import urllib.request
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Callable
 from typing import Any
 
@@ -84,6 +86,7 @@ TARGET_ERROR_RATE = 0.001  # PRODUCT §4 names no error rate; "sustained" is rea
 MAX_LOAD_SECONDS = 600.0  # the readiness issue: ten minutes at most
 SOAK_REDIS_DB = 12
 PATTERN_LENGTH = 240
+GRACE_SECONDS = 10.0  # after the window, for answers still out
 
 
 # -- the mix ---------------------------------------------------------------------------------------
@@ -159,12 +162,22 @@ class _KindConn(_Conn):
 
 
 def _stats() -> dict[str, Any]:
-    return {"latencies": [], "buckets": {}, "statuses": {}, "errors": 0, "completed": 0}
+    return {
+        "latencies": [],
+        "buckets": {},  # seconds into the window // bucket -> latencies
+        "statuses": {},
+        "bad_status": 0,  # answered, but not with the kind's success status
+        "conn_errors": 0,  # send failed or connection closed before the answer
+        "unanswered": 0,  # still out when the grace period ended
+        "unsent": 0,  # still queued in the generator when the grace period ended (overload)
+    }
 
 
 class _MixWorker(_Worker):
-    """``bench.preference_load``'s loop, with its figures kept per kind of request, a 304 as
-    the success of a revalidation, and save latencies also per time bucket (the trend)."""
+    """``bench.preference_load``'s open loop (its connections, addresses and clock), with the
+    figures kept per kind of request — a 304 is the success of a revalidation — and every
+    request due in the window accounted for: answered, failed, unanswered or never sent
+    because the server fell behind (the plain loop drops that last kind from its counts)."""
 
     def __init__(self, load: Load, index: int, factory: RequestFactory, pattern: list[str],
                  bucket_seconds: float) -> None:  # fmt: skip
@@ -182,18 +195,24 @@ class _MixWorker(_Worker):
         self.open += 1
         return _KindConn(sock)
 
-    def _send(self, conn: _Conn, due: float) -> None:
-        assert isinstance(conn, _KindConn)
-        conn.kind = self.pattern[self.sent % len(self.pattern)]
-        super()._send(conn, due)
+    def _in_window(self, due: float) -> bool:
+        return bool(self.window_start <= due < self.window_end)
 
-    def _in_window(self, conn: _Conn) -> bool:
-        return bool(self.window_start <= conn.due < self.window_end)
+    def _send_mix(self, conn: _KindConn, due: float, number: int) -> None:
+        conn.due, conn.buffer, conn.need = due, b"", -1
+        conn.kind = self.pattern[number % len(self.pattern)]
+        conn.used += 1
+        try:
+            conn.sock.sendall(self.factory(number))
+        except OSError:
+            self._fail(conn)
+            return
+        self.sel.register(conn.sock, selectors.EVENT_READ, conn)
 
     def _fail(self, conn: _Conn) -> None:
-        if self._in_window(conn):
-            self.by_kind[getattr(conn, "kind", "save")]["errors"] += 1
-        super()._fail(conn)
+        if isinstance(conn, _KindConn) and self._in_window(conn.due):
+            self.by_kind[conn.kind]["conn_errors"] += 1
+        self._close(conn)
 
     def _read(self, conn: _Conn, now: float) -> None:
         assert isinstance(conn, _KindConn)
@@ -220,9 +239,8 @@ class _MixWorker(_Worker):
         if ok and conn.kind == "save":
             saved = _SAVED.search(conn.buffer, conn.body)
             self.saved_all += int(saved.group(1)) if saved else 0
-        if self._in_window(conn):
+        if self._in_window(conn.due):
             stats = self.by_kind[conn.kind]
-            stats["completed"] += 1
             stats["statuses"][status] = stats["statuses"].get(status, 0) + 1
             if ok:
                 latency = now - conn.due
@@ -230,20 +248,65 @@ class _MixWorker(_Worker):
                 slot = int((conn.due - self.window_start) // self.bucket_seconds)
                 stats["buckets"].setdefault(slot, []).append(latency)
             else:
-                stats["errors"] += 1
+                stats["bad_status"] += 1
         if conn.used >= self.load.per_connection or b"connection: close" in conn.buffer.lower():
             self._close(conn)
         else:
             self.idle.append(conn)
 
     def run(self) -> dict[str, Any]:
-        base = super().run()
-        # Requests still out after the grace period: errors of their kind.
+        load = self.load
+        start = time.monotonic() + 0.2
+        self.window_start = start + load.warmup
+        self.window_end = end = self.window_start + load.seconds
+        interval = load.processes / load.rate if load.rate > 0 else 0.0
+        # Stagger the processes so their requests interleave.
+        next_due = start + (interval * self.index / load.processes if interval else 0.0)
+        waiting: deque[tuple[float, int]] = deque()  # (due, request number)
+        number = 0
+        while True:
+            now = time.monotonic()
+            if interval:
+                while next_due <= now and next_due < end:
+                    waiting.append((next_due, number))
+                    number += 1
+                    next_due += interval
+            elif now < end:
+                # Closed loop: every connection always has a request out.
+                free = len(self.idle) + load.connections - self.open - len(waiting)
+                for _ in range(max(0, free)):
+                    waiting.append((now, number))
+                    number += 1
+            while waiting and (self.idle or self.open < load.connections):
+                conn = self.idle.popleft() if self.idle else self._connect()
+                assert isinstance(conn, _KindConn)
+                self._send_mix(conn, *waiting.popleft())
+            busy = self.open - len(self.idle)
+            if now >= end and not waiting and busy == 0:
+                break
+            if now >= end + GRACE_SECONDS:
+                break
+            timeout = 0.05
+            if interval and next_due < end:
+                timeout = max(0.0, min(timeout, next_due - now))
+            for key, _ in self.sel.select(timeout):
+                self._read(key.data, time.monotonic())
         for key in list(self.sel.get_map().values()):
             conn = key.data
-            if isinstance(conn, _KindConn) and self._in_window(conn):
-                self.by_kind[conn.kind]["errors"] += 1
-        return {"by_kind": self.by_kind, "saved_all": self.saved_all, "cpu": base["cpu"]}
+            if self._in_window(conn.due):
+                self.by_kind[conn.kind]["unanswered"] += 1
+            self._close(conn)
+        for due, n in waiting:
+            if self._in_window(due):
+                self.by_kind[self.pattern[n % len(self.pattern)]]["unsent"] += 1
+        for conn in list(self.idle):
+            self._close(conn)
+        usage = resource.getrusage(resource.RUSAGE_SELF)
+        return {
+            "by_kind": self.by_kind,
+            "saved_all": self.saved_all,
+            "cpu": usage.ru_utime + usage.ru_stime,
+        }
 
 
 def _child(load: Load, index: int, make: Callable[[int, int], RequestFactory],
@@ -282,8 +345,8 @@ def run_mix(load: Load, make: Callable[[int, int], RequestFactory], pattern: lis
         for kind, stats in part["by_kind"].items():
             into = merged[kind]
             into["latencies"].extend(stats["latencies"])
-            into["errors"] += stats["errors"]
-            into["completed"] += stats["completed"]
+            for name in ("bad_status", "conn_errors", "unanswered", "unsent"):
+                into[name] += stats[name]
             for status, count in stats["statuses"].items():
                 into["statuses"][status] = into["statuses"].get(status, 0) + count
             for slot, values in stats["buckets"].items():
@@ -292,6 +355,9 @@ def run_mix(load: Load, make: Callable[[int, int], RequestFactory], pattern: lis
         "by_kind": merged,
         "saved_all": sum(p["saved_all"] for p in parts),
         "cpu_seconds": sum(p["cpu"] for p in parts),
+        "requests": sum(
+            len(s["latencies"]) + s["bad_status"] + s["conn_errors"] for s in merged.values()
+        ),
     }
 
 
@@ -302,11 +368,10 @@ def _ms(value: float | None) -> float | None:
 def kind_summary(stats: dict[str, Any], seconds: float, bucket_seconds: float) -> dict[str, Any]:
     lat = sorted(stats["latencies"])
     ok = len(lat)
-    answered_bad = stats["completed"] - ok
-    unanswered = max(0, stats["errors"] - answered_bad)
-    due = stats["completed"] + unanswered
+    failed = stats["bad_status"] + stats["conn_errors"] + stats["unanswered"] + stats["unsent"]
+    due = ok + failed
     out: dict[str, Any] = {
-        "requests": due,
+        "requests_due": due,
         "ok": ok,
         "offered_per_s": round(due / seconds, 1),
         "throughput_per_s": round(ok / seconds, 1),
@@ -314,8 +379,8 @@ def kind_summary(stats: dict[str, Any], seconds: float, bucket_seconds: float) -
         "p95_ms": _ms(percentile(lat, 0.95)),
         "p99_ms": _ms(percentile(lat, 0.99)),
         "max_ms": _ms(lat[-1] if lat else None),
-        "error_rate": round(stats["errors"] / due, 5) if due else None,
-        "unanswered": unanswered,
+        "error_rate": round(failed / due, 5) if due else None,
+        "errors": {k: stats[k] for k in ("bad_status", "conn_errors", "unanswered", "unsent")},
         "statuses": {str(k): v for k, v in sorted(stats["statuses"].items())},
     }
     trend = []
@@ -655,6 +720,22 @@ def soak(args: argparse.Namespace) -> dict[str, Any]:
     return out
 
 
+def probe(args: argparse.Namespace, port: int, host: str, pattern: list[str], etag: str,
+          ttl: int) -> dict[str, Any]:  # fmt: skip
+    """Closed loop, the same mix as fast as the server answers: its ceiling on this machine
+    now (other visitors and source addresses, so every save still writes)."""
+    load = Load("127.0.0.1", port, rate=0, seconds=args.probe_seconds, warmup=2.0,
+                processes=args.processes, connections=args.connections // 2,
+                source_base=60)  # fmt: skip
+    tokens = mint_tokens(args.visitors, ttl=ttl, prefix="probe")
+    result = run_mix(load, mix_factory(tokens, host, pattern, etag), pattern, args.probe_seconds)
+    out: dict[str, Any] = {"connections": args.processes * (args.connections // 2)}
+    for kind in KINDS:
+        summary = kind_summary(result["by_kind"][kind], args.probe_seconds, args.probe_seconds)
+        out[kind] = {k: summary[k] for k in ("throughput_per_s", "p50_ms", "p95_ms", "error_rate")}
+    return out
+
+
 def _log_tails(current: Stack) -> str:
     out = ""
     for name in ("serve.log", "worker.log"):
@@ -675,8 +756,12 @@ def _soak(args: argparse.Namespace, out: dict[str, Any], fake: BrazeFake, curren
     worker_pid = current.worker().pid
     host = base.removeprefix("http://")
     port = int(host.rsplit(":", 1)[1])
-    tokens = mint_tokens(args.visitors, ttl=int(args.seconds + args.warmup) + 900)
-    make = mix_factory(tokens, host, pattern, etag_of(base))
+    ttl = int(args.seconds + args.warmup + args.probe_seconds) + 900
+    tokens = mint_tokens(args.visitors, ttl=ttl)
+    etag = etag_of(base)
+    make = mix_factory(tokens, host, pattern, etag)
+    if args.probe_seconds > 0:
+        out["closed_loop"] = probe(args, port, host, pattern, etag, ttl)
     load = Load("127.0.0.1", port, rate=sum(rates.values()), seconds=args.seconds,
                 warmup=args.warmup, processes=args.processes,
                 connections=args.connections)  # fmt: skip
@@ -710,13 +795,10 @@ def _soak(args: argparse.Namespace, out: dict[str, Any], fake: BrazeFake, curren
         kind: kind_summary(result["by_kind"][kind], args.seconds, args.sample_every)
         for kind in KINDS
     }
+    # Its CPU covers the warm-up too: per request at the same rate.
+    per_request = result["cpu_seconds"] / max(1, result["requests"])
     out["generator_cpu_us_per_request"] = round(
-        result["cpu_seconds"]
-        / max(1, sum(s["completed"] for s in result["by_kind"].values()))
-        * 1e6
-        * (args.seconds + args.warmup)
-        / args.seconds,
-        1,
+        per_request * 1e6 * args.seconds / (args.seconds + args.warmup), 1
     )
     if cpu_first:
         out["cpu_cores"] = {
@@ -755,13 +837,16 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--tolerance-mb", type=float, default=20.0)
     parser.add_argument("--drain-timeout", type=float, default=180.0)
     parser.add_argument("--redis-db", type=int, default=SOAK_REDIS_DB)
+    parser.add_argument(
+        "--probe-seconds", type=float, default=0.0, help="closed-loop ceiling first (0: none)"
+    )
     args = parser.parse_args(argv)
     if args.bootstrap_rate is None:
         args.bootstrap_rate = args.rate / 10
     if args.tag_rate is None:
         args.tag_rate = args.rate / 10
-    if args.seconds + args.warmup > MAX_LOAD_SECONDS:
-        parser.error(f"--seconds + --warmup must stay within {MAX_LOAD_SECONDS:g} s")
+    if args.seconds + args.warmup + args.probe_seconds > MAX_LOAD_SECONDS:
+        parser.error(f"the load (probe, warm-up, seconds) must stay within {MAX_LOAD_SECONDS:g} s")
     if args.seconds < 2 * args.sample_every or args.rate <= 0:
         parser.error("--seconds must cover two samples and --rate must be positive")
     return args

@@ -33,12 +33,15 @@ def register(cli: click.Group) -> None:
 
     @cli.command("worker")
     @click.option("--burst", is_flag=True, help="Stop when the queues are empty.")
-    def worker(burst: bool) -> None:
+    @click.option(
+        "--quiet-jobs", is_flag=True, help="Leave out RQ's line for every job started and done."
+    )
+    def worker(burst: bool, quiet_jobs: bool) -> None:
         """Run an RQ worker with its scheduler and the periodic-job ticker."""
-        run_worker(burst=burst)
+        run_worker(burst=burst, quiet_jobs=quiet_jobs)
 
 
-def run_worker(*, burst: bool = False) -> None:
+def run_worker(*, burst: bool = False, quiet_jobs: bool = False) -> None:
     from rq import Worker
 
     from backend.jobs import schedules
@@ -56,7 +59,9 @@ def run_worker(*, burst: bool = False) -> None:
     ticker.start()
     try:
         worker = Worker(list(ALL_QUEUES), connection=deps.redis)
-        worker.work(with_scheduler=True, burst=burst, logging_level=deps.settings.log_level)
+        # RQ's own per-job lines; Optline's jobs log what they did at the settings' level.
+        rq_level = "WARNING" if quiet_jobs else deps.settings.log_level
+        worker.work(with_scheduler=True, burst=burst, logging_level=rq_level)
     finally:
         ticker.stop()
 
@@ -86,7 +91,10 @@ def run_dev(*, no_worker: bool = False) -> None:
     children: list[subprocess.Popen[bytes]] = []
     if not no_worker:
         children.append(
-            subprocess.Popen([sys.executable, "-m", "backend", "worker"], env=os.environ.copy())
+            # The sweeps run every 15 s: RQ's lines for each would bury the terminal.
+            subprocess.Popen(
+                [sys.executable, "-m", "backend", "worker", "--quiet-jobs"], env=os.environ.copy()
+            )
         )
 
     def stop(*_: Any) -> None:

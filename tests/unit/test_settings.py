@@ -45,6 +45,13 @@ def test_public_url_loses_its_trailing_slash(tmp_path: Path) -> None:
     assert settings.public_url == "https://prefs.example.com"
 
 
+def test_public_url_follows_the_port_when_unset(tmp_path: Path) -> None:
+    default = Settings.from_env({"OPTLINE_INSTANCE_PATH": str(tmp_path)})
+    assert default.public_url == "http://127.0.0.1:8000"
+    moved = Settings.from_env({"OPTLINE_INSTANCE_PATH": str(tmp_path), "OPTLINE_PORT": "8765"})
+    assert moved.public_url == "http://127.0.0.1:8765"
+
+
 def test_trusted_proxies_make_rate_limits_see_the_client(tmp_path: Path) -> None:
     from flask import request
 
