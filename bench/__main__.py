@@ -1,9 +1,18 @@
-"""``python -m bench`` (``make bench``): every profile-sync benchmark, each in its own process
-with a time bound, against PRODUCT §4's targets. Prints the figures and writes them into
-bench/RESULTS.md between the ``<!-- figures -->`` markers (the prose around them stays).
+"""``python -m bench`` (``make bench``): the benchmarks, each in its own process with a time bound,
+against PRODUCT §4's targets. Prints the figures and writes them into bench/RESULTS.md: the
+profile-sync table between the ``<!-- figures -->`` markers, the preference-center table between
+the ``<!-- preference figures -->`` markers (the prose around them stays). Running only the
+preference benches leaves the sync table as it was, and the other way round; the preference
+table holds the rows of the preference benches that ran.
+
+Parts (``--only``, comma-separated; default all): ``sync`` (export, budget use and import over
+``--profiles`` profiles; one table, so it runs whole), ``preference_api``, ``propagation``,
+``preference_budget``, and ``preferences`` for the last three.
 
 Options: ``--profiles N`` (default 1,000,000), ``--budget-seconds S`` (default 30),
-``--no-write`` (print only).
+``--pref-seconds S`` (measured seconds of each preference bench; default: each bench's own),
+``--pref-db sqlite,postgresql`` (databases of the preference API bench), ``--no-write``
+(print only).
 """
 
 from __future__ import annotations
@@ -19,11 +28,17 @@ from pathlib import Path
 from typing import Any
 
 from bench.common import ROOT, copy_database, fast_fake, machine, run_step
+from bench.preference_report import END as PREF_END
+from bench.preference_report import START as PREF_START
+from bench.preference_report import render_preferences, run_preferences
 
 from tests.fakes.s3_server import ACCESS_KEY, SECRET_KEY, start_s3_server, weed_binary
 
 RESULTS = ROOT / "bench" / "RESULTS.md"
 START, END = "<!-- figures -->", "<!-- /figures -->"
+SYNC_PARTS = ("sync",)
+PREFERENCE_PARTS = ("preference_api", "propagation", "preference_budget")
+GROUPS = {"sync": SYNC_PARTS, "preferences": PREFERENCE_PARTS}
 
 
 def seed(workdir: Path, n: int) -> Path:
@@ -163,12 +178,19 @@ def _ok(passed: bool) -> str:
     return "met" if passed else "**missed**"
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(prog="python -m bench")
-    parser.add_argument("--profiles", type=int, default=1_000_000)
-    parser.add_argument("--budget-seconds", type=float, default=30.0)
-    parser.add_argument("--no-write", action="store_true")
-    args = parser.parse_args()
+def _parts(only: str | None) -> list[str]:
+    if not only:
+        return [*SYNC_PARTS, *PREFERENCE_PARTS]
+    chosen: list[str] = []
+    for name in (n.strip() for n in only.split(",") if n.strip()):
+        if name not in GROUPS and name not in (*SYNC_PARTS, *PREFERENCE_PARTS):
+            known = ", ".join([*GROUPS, *PREFERENCE_PARTS])
+            raise SystemExit(f"--only: unknown part {name!r} (known: {known})")
+        chosen += [p for p in GROUPS.get(name, (name,)) if p not in chosen]
+    return chosen
+
+
+def run_sync(args: argparse.Namespace) -> dict[str, Any]:
     workdir = Path(tempfile.mkdtemp(prefix="optline-bench-"))
     figures: dict[str, Any] = {"machine": machine(), "at": datetime.now(UTC).strftime("%Y-%m-%d")}
     try:
@@ -188,13 +210,44 @@ def main() -> None:
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
     figures["load_after"] = machine()["load_average"]
-    table = render(figures)
-    print(table)
-    if not args.no_write and RESULTS.exists():
-        text = RESULTS.read_text()
-        if START in text and END in text:
-            head, rest = text.split(START, 1)
-            RESULTS.write_text(head + table + rest.split(END, 1)[1])
+    return figures
+
+
+def write_between(start: str, end: str, table: str) -> None:
+    """Replace what bench/RESULTS.md holds between ``start`` and ``end`` with ``table``."""
+    if not RESULTS.exists():
+        return
+    text = RESULTS.read_text()
+    if start in text and end in text:
+        head, rest = text.split(start, 1)
+        RESULTS.write_text(head + table + rest.split(end, 1)[1])
+    else:
+        print(f"bench/RESULTS.md has no {start} markers: not written", flush=True)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(prog="python -m bench")
+    parser.add_argument("--only", help="parts to run, comma-separated: sync, preferences, "
+                        + ", ".join(PREFERENCE_PARTS))  # fmt: skip
+    parser.add_argument("--profiles", type=int, default=1_000_000)
+    parser.add_argument("--budget-seconds", type=float, default=30.0)
+    parser.add_argument("--pref-seconds", type=float, default=None)
+    parser.add_argument("--pref-db", default="sqlite,postgresql")
+    parser.add_argument("--no-write", action="store_true")
+    args = parser.parse_args()
+    parts = _parts(args.only)
+    if "sync" in parts:
+        table = render(run_sync(args))
+        print(table, flush=True)
+        if not args.no_write:
+            write_between(START, END, table)
+    chosen = [p for p in parts if p in PREFERENCE_PARTS]
+    if chosen:
+        figures = run_preferences(chosen, args.pref_seconds, args.pref_db)
+        table = render_preferences(figures)
+        print(table, flush=True)
+        if not args.no_write:
+            write_between(PREF_START, PREF_END, table)
 
 
 if __name__ == "__main__":

@@ -217,4 +217,5 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
 
 
 if __name__ == "__main__":
-    main()
+    # The last line is the whole result, for ``python -m bench``.
+    print(json.dumps(main()), flush=True)

@@ -15,7 +15,10 @@ many loopback addresses, latency counted from when a request was due) offers a f
 saves (``POST /api/public/v1/preferences``, each flipping one choice of its visitor), bootstrap
 calls, and tag fetches (``GET /t/<property>.js``), half of them revalidations with
 ``If-None-Match`` (a 304 is their success). A warm-up at the same rate comes first and is not
-counted.
+counted. Every request due in the window is accounted for: answered, failed, still out after a
+10 s grace, or never sent because the server fell behind the rate ("unsent": an open loop does
+not slow down for a slow server). ``--probe-seconds N`` first runs the same mix closed loop for
+N seconds: the ceiling of this machine at that moment.
 
 The resident set (``VmRSS`` of ``/proc/<pid>/status``) of the gunicorn master, every gunicorn
 worker, the RQ worker, its scheduler and any work horse alive is sampled before the load, after
@@ -170,6 +173,7 @@ def _stats() -> dict[str, Any]:
         "conn_errors": 0,  # send failed or connection closed before the answer
         "unanswered": 0,  # still out when the grace period ended
         "unsent": 0,  # still queued in the generator when the grace period ended (overload)
+        "answered_any_time": 0,  # successes whenever due (warm-up and backlog included)
     }
 
 
@@ -236,6 +240,8 @@ class _MixWorker(_Worker):
         self.sel.unregister(conn.sock)
         status = int(conn.buffer[9:12])
         ok = status == 304 if conn.kind == "tag_revalidate" else 200 <= status < 300
+        if ok:
+            self.by_kind[conn.kind]["answered_any_time"] += 1
         if ok and conn.kind == "save":
             saved = _SAVED.search(conn.buffer, conn.body)
             self.saved_all += int(saved.group(1)) if saved else 0
@@ -305,6 +311,7 @@ class _MixWorker(_Worker):
         return {
             "by_kind": self.by_kind,
             "saved_all": self.saved_all,
+            "seconds": time.monotonic() - start,
             "cpu": usage.ru_utime + usage.ru_stime,
         }
 
@@ -345,7 +352,7 @@ def run_mix(load: Load, make: Callable[[int, int], RequestFactory], pattern: lis
         for kind, stats in part["by_kind"].items():
             into = merged[kind]
             into["latencies"].extend(stats["latencies"])
-            for name in ("bad_status", "conn_errors", "unanswered", "unsent"):
+            for name in ("bad_status", "conn_errors", "unanswered", "unsent", "answered_any_time"):
                 into[name] += stats[name]
             for status, count in stats["statuses"].items():
                 into["statuses"][status] = into["statuses"].get(status, 0) + count
@@ -355,6 +362,7 @@ def run_mix(load: Load, make: Callable[[int, int], RequestFactory], pattern: lis
         "by_kind": merged,
         "saved_all": sum(p["saved_all"] for p in parts),
         "cpu_seconds": sum(p["cpu"] for p in parts),
+        "seconds": max(p["seconds"] for p in parts),
         "requests": sum(
             len(s["latencies"]) + s["bad_status"] + s["conn_errors"] for s in merged.values()
         ),
@@ -365,7 +373,12 @@ def _ms(value: float | None) -> float | None:
     return None if value is None else round(value * 1000, 1)
 
 
-def kind_summary(stats: dict[str, Any], seconds: float, bucket_seconds: float) -> dict[str, Any]:
+def kind_summary(
+    stats: dict[str, Any], seconds: float, bucket_seconds: float, run_seconds: float = 0.0
+) -> dict[str, Any]:
+    """Figures of one kind over the window; ``answered_per_s_whole_run``: successes whenever
+    due over the whole run (warm-up, window, grace) — what the server did manage when it fell
+    behind an open-loop rate."""
     lat = sorted(stats["latencies"])
     ok = len(lat)
     failed = stats["bad_status"] + stats["conn_errors"] + stats["unanswered"] + stats["unsent"]
@@ -393,6 +406,8 @@ def kind_summary(stats: dict[str, Any], seconds: float, bucket_seconds: float) -
                 _ms(percentile(values, 0.95)),
             ]
         )
+    if run_seconds:
+        out["answered_per_s_whole_run"] = round(stats["answered_any_time"] / run_seconds, 1)
     out["trend_t_rate_p95"] = trend
     return out
 
@@ -538,7 +553,7 @@ def memory_report(samples: list[dict[str, Any]], tolerance_mb: float) -> dict[st
         growth = (last["rss_kb"] - proc["rss_kb"]) / mb
         mid = middle["procs"].get(pid)
         per_process[name] = {
-            "before_load_mb": round(before["rss_kb"] / mb, 1) if before else None,
+            "before_warmup_mb": round(before["rss_kb"] / mb, 1) if before else None,
             "start_mb": round(proc["rss_kb"] / mb, 1),
             "end_mb": round(last["rss_kb"] / mb, 1),
             "max_mb": round(max(series) / mb, 1),
@@ -729,7 +744,10 @@ def probe(args: argparse.Namespace, port: int, host: str, pattern: list[str], et
                 source_base=60)  # fmt: skip
     tokens = mint_tokens(args.visitors, ttl=ttl, prefix="probe")
     result = run_mix(load, mix_factory(tokens, host, pattern, etag), pattern, args.probe_seconds)
-    out: dict[str, Any] = {"connections": args.processes * (args.connections // 2)}
+    out: dict[str, Any] = {
+        "connections": args.processes * (args.connections // 2),
+        "choices_written": result["saved_all"],
+    }
     for kind in KINDS:
         summary = kind_summary(result["by_kind"][kind], args.probe_seconds, args.probe_seconds)
         out[kind] = {k: summary[k] for k in ("throughput_per_s", "p50_ms", "p95_ms", "error_rate")}
@@ -792,7 +810,9 @@ def _soak(args: argparse.Namespace, out: dict[str, Any], fake: BrazeFake, curren
     sampler.snapshot("end")
     out["wall_load_seconds"] = round(time.monotonic() - launched, 1)
     out["requests"] = {
-        kind: kind_summary(result["by_kind"][kind], args.seconds, args.sample_every)
+        kind: kind_summary(
+            result["by_kind"][kind], args.seconds, args.sample_every, result["seconds"]
+        )
         for kind in KINDS
     }
     # Its CPU covers the warm-up too: per request at the same rate.
@@ -813,7 +833,10 @@ def _soak(args: argparse.Namespace, out: dict[str, Any], fake: BrazeFake, curren
         out["propagation"].update(final_states(deps, fake))
         out["propagation"].update(fake_calls(fake))
         out["ledger"] = ledger(deps)
-        out["ledger"]["choices_written_by_saves"] = result["saved_all"]
+        # Every choice a save answered as written (closed-loop probe included); a save whose
+        # answer never came may still have committed, so the ledger can only hold more.
+        written = result["saved_all"] + out.get("closed_loop", {}).get("choices_written", 0)
+        out["ledger"]["choices_written_by_saves"] = written
     finally:
         _dispose(deps)
 
