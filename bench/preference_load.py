@@ -156,6 +156,8 @@ class _Worker:
         self._close(conn)
 
     def _read(self, conn: _Conn, now: float) -> None:
+        """Read what arrived; once a whole answer is in, account for it and reuse the
+        connection (or replace it)."""
         try:
             chunk = conn.sock.recv(65536)
         except OSError:
@@ -174,7 +176,14 @@ class _Worker:
         if len(conn.buffer) < conn.need:
             return
         self.sel.unregister(conn.sock)
-        status = int(conn.buffer[9:12])
+        self._account(conn, int(conn.buffer[9:12]), now)
+        if conn.used >= self.load.per_connection or b"connection: close" in conn.buffer.lower():
+            self._close(conn)
+        else:
+            self.idle.append(conn)
+
+    def _account(self, conn: _Conn, status: int, now: float) -> None:
+        """Count one whole answer (``conn.buffer``) with this HTTP status."""
         if self.window_start <= conn.due < self.window_end:
             self.completed += 1
             self.statuses[status] = self.statuses.get(status, 0) + 1
@@ -185,10 +194,6 @@ class _Worker:
                     self.saved += int(saved.group(1))
             else:
                 self.errors += 1
-        if conn.used >= self.load.per_connection or b"connection: close" in conn.buffer.lower():
-            self._close(conn)
-        else:
-            self.idle.append(conn)
 
     def run(self) -> dict[str, Any]:
         load = self.load

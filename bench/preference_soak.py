@@ -56,7 +56,6 @@ from typing import Any
 
 from bench.preference_cpu import TICK, _busy_total, _children, _named, _ticks
 from bench.preference_load import (
-    _LENGTH,
     _SAVED,
     Load,
     RequestFactory,
@@ -218,27 +217,8 @@ class _MixWorker(_Worker):
             self.by_kind[conn.kind]["conn_errors"] += 1
         self._close(conn)
 
-    def _read(self, conn: _Conn, now: float) -> None:
+    def _account(self, conn: _Conn, status: int, now: float) -> None:
         assert isinstance(conn, _KindConn)
-        try:
-            chunk = conn.sock.recv(65536)
-        except OSError:
-            chunk = b""
-        if not chunk:
-            self._fail(conn)
-            return
-        conn.buffer += chunk
-        if conn.need < 0:
-            end = conn.buffer.find(b"\r\n\r\n")
-            if end < 0:
-                return
-            match = _LENGTH.search(conn.buffer, 0, end)
-            conn.body = end + 4
-            conn.need = conn.body + (int(match.group(1)) if match else 0)
-        if len(conn.buffer) < conn.need:
-            return
-        self.sel.unregister(conn.sock)
-        status = int(conn.buffer[9:12])
         ok = status == 304 if conn.kind == "tag_revalidate" else 200 <= status < 300
         if ok:
             self.by_kind[conn.kind]["answered_any_time"] += 1
@@ -255,10 +235,6 @@ class _MixWorker(_Worker):
                 stats["buckets"].setdefault(slot, []).append(latency)
             else:
                 stats["bad_status"] += 1
-        if conn.used >= self.load.per_connection or b"connection: close" in conn.buffer.lower():
-            self._close(conn)
-        else:
-            self.idle.append(conn)
 
     def run(self) -> dict[str, Any]:
         load = self.load
