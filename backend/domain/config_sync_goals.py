@@ -6,12 +6,12 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
+from backend.domain.braze_identifiers import BRAZE_IDENTIFIERS
 from backend.domain.config_schema import Problems, Reader, describe
 from backend.domain.config_specs import CODE_HINT, CODE_RE
 from backend.domain.config_values import UUID_RE
 
 STRATEGIES = ("set", "add", "sum", "set_if_empty", "clear")
-BRAZE_IDENTIFIERS = ("external_id", "email", "braze_id", "phone")
 SOURCES = ("property", "identifier", "segments", "interactions", "permissions", "static")
 PROFILE_IDENTIFIER_RE = re.compile(r"[a-z][a-z0-9_]{0,49}")
 PROFILE_IDENTIFIER_HINT = "external_id, email, or another identifier name such as braze_id"

@@ -14,10 +14,10 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from backend.domain.braze_identifiers import BRAZE_IDENTIFIERS, identifier_links
 from backend.domain.errors import FieldError, ValidationError
 
 SOURCES = ("property", "identifier", "segments", "interactions", "permissions", "static")
-BRAZE_IDENTIFIERS = ("external_id", "email", "braze_id", "phone")
 IDENTITY_KEY = "@id"  # field_hashes entry: which Braze user the hashes were acknowledged for
 UPDATE_ONLY = "_update_existing_only"
 
@@ -67,16 +67,7 @@ def plan_export(
     create_if_missing: bool,
 ) -> ExportPlan:
     problems: list[FieldError] = []
-    ids: list[tuple[str, str]] = []
-    for i, ident in enumerate(identifiers):
-        profile, braze = str(ident.get("profile") or ""), str(ident.get("braze") or "")
-        if braze not in BRAZE_IDENTIFIERS:
-            problems.append(FieldError(f"identifiers[{i}].braze", f"one of {BRAZE_IDENTIFIERS}"))
-        if not profile:
-            problems.append(FieldError(f"identifiers[{i}].profile", "required"))
-        ids.append((profile, braze))
-    if not ids:
-        problems.append(FieldError("identifiers", "at least one identifier link is required"))
+    ids = [(p, b) for b, p in identifier_links(identifiers, problems, noun="link")]
     fields: list[ExportField] = []
     seen: set[str] = set()
     for i, mapping in enumerate(mappings):

@@ -12,6 +12,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from backend.domain.braze_identifiers import identifier_links
 from backend.domain.errors import FieldError, ValidationError
 from backend.domain.merge import MISSING, STRATEGIES, merge_value, same_value
 from backend.domain.profiles import apply_properties
@@ -28,7 +29,6 @@ EXPORT_FIELDS = frozenset(
         "total_revenue", "uninstalled_at", "user_aliases",
     }
 )  # fmt: skip
-BRAZE_IDENTIFIERS = ("external_id", "email", "braze_id", "phone")
 PROFILE_COLUMNS = ("external_id", "email")  # identifiers with their own profile column
 CUSTOM_ATTRIBUTES_MAX = 500  # custom_attributes_to_export (braze_api.md §6)
 
@@ -78,16 +78,7 @@ def plan_import(
 ) -> ImportPlan:
     """Validate a goal's definition (names and strategies) into an ImportPlan."""
     problems: list[FieldError] = []
-    ids: list[tuple[str, str]] = []
-    for i, ident in enumerate(identifiers):
-        braze, profile = str(ident.get("braze") or ""), str(ident.get("profile") or "")
-        if braze not in BRAZE_IDENTIFIERS:
-            problems.append(FieldError(f"identifiers[{i}].braze", f"one of {BRAZE_IDENTIFIERS}"))
-        if not profile:
-            problems.append(FieldError(f"identifiers[{i}].profile", "required"))
-        ids.append((braze, profile))
-    if not ids:
-        problems.append(FieldError("identifiers", "at least one identifier mapping is required"))
+    ids = identifier_links(identifiers, problems, noun="mapping")
     rules: list[FieldRule] = []
     for i, mapping in enumerate(mappings):
         rule = FieldRule(

@@ -6,6 +6,7 @@ segments that depend on it, in the same transaction; deleting one bumps its memb
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -192,79 +193,69 @@ class SyncConnectionStore:
     def _write_imports(
         session: Session, connection_id: int, goals: tuple[ImportGoalSpec, ...]
     ) -> None:
-        stored = {
-            g.code: g
-            for g in session.scalars(
-                select(ImportGoal).where(ImportGoal.sync_connection_id == connection_id)
-            )
-        }
-        for position, goal in enumerate(goals):
-            row = stored.pop(goal.code, None)
-            if row is None:
-                row = ImportGoal(sync_connection_id=connection_id, code=goal.code)
-                session.add(row)
+        def fields(goal: ImportGoalSpec) -> dict[str, Any]:
             rest = goal.remaining_fields
-            _assign(row, "braze_segment_id", goal.braze_segment_id)
-            _assign(
-                row,
-                "identifiers",
-                [{"braze": i.braze, "profile": i.profile} for i in goal.identifiers],
-            )
-            _assign(row, "allow_create", goal.allow_create)
-            _assign(
-                row,
-                "mappings",
-                [
+            return {
+                "braze_segment_id": goal.braze_segment_id,
+                "identifiers": [{"braze": i.braze, "profile": i.profile} for i in goal.identifiers],
+                "allow_create": goal.allow_create,
+                "mappings": [
                     {"braze": m.braze, "profile": m.profile, "strategy": m.strategy}
                     for m in goal.mappings
                 ],
-            )
-            _assign(
-                row,
-                "remaining_fields",
-                {"enabled": rest.enabled, "prefix": rest.prefix, "strategy": rest.strategy},
-            )
-            _assign(row, "position", position)
-        for row in stored.values():
-            session.delete(row)
+                "remaining_fields": {
+                    "enabled": rest.enabled, "prefix": rest.prefix, "strategy": rest.strategy
+                },
+            }  # fmt: skip
+
+        _write_goals(session, ImportGoal, connection_id, goals, fields)
 
     @staticmethod
     def _write_exports(
         session: Session, connection_id: int, goals: tuple[ExportGoalSpec, ...]
     ) -> None:
-        stored = {
-            g.code: g
-            for g in session.scalars(
-                select(ExportGoal).where(ExportGoal.sync_connection_id == connection_id)
-            )
-        }
-        for position, goal in enumerate(goals):
-            row = stored.pop(goal.code, None)
-            if row is None:
-                row = ExportGoal(sync_connection_id=connection_id, code=goal.code)
-                session.add(row)
-            _assign(row, "segment_code", goal.segment)
-            _assign(
-                row,
-                "identifiers",
-                [{"profile": i.profile, "braze": i.braze} for i in goal.identifiers],
-            )
-            _assign(row, "create_if_missing", goal.create_if_missing)
-            _assign(row, "mappings", [export_mapping_to_dict(m) for m in goal.mappings])
-            _assign(
-                row,
-                "destinations",
-                {"braze": goal.destinations.braze, "s3_cdi": goal.destinations.s3_cdi},
-            )
-            _assign(row, "definition_hash", export_definition_hash(goal))
-            _assign(row, "position", position)
-        for row in stored.values():
-            session.delete(row)
+        def fields(goal: ExportGoalSpec) -> dict[str, Any]:
+            return {
+                "segment_code": goal.segment,
+                "identifiers": [{"profile": i.profile, "braze": i.braze} for i in goal.identifiers],
+                "create_if_missing": goal.create_if_missing,
+                "mappings": [export_mapping_to_dict(m) for m in goal.mappings],
+                "destinations": {
+                    "braze": goal.destinations.braze, "s3_cdi": goal.destinations.s3_cdi
+                },
+                "definition_hash": export_definition_hash(goal),
+            }  # fmt: skip
+
+        _write_goals(session, ExportGoal, connection_id, goals, fields)
 
     def delete(self, session: Session, code: str) -> None:
         row = session.scalars(select(SyncConnection).where(SyncConnection.code == code)).first()
         if row is not None:
             session.delete(row)
+
+
+def _write_goals(
+    session: Session,
+    model: type[ImportGoal] | type[ExportGoal],
+    connection_id: int,
+    goals: Sequence[Any],
+    fields: Callable[[Any], dict[str, Any]],
+) -> None:
+    """Make a connection's goal rows of one kind match ``goals`` by code: create the new ones,
+    change only what differs (``_assign``), keep the file's order, delete the rest."""
+    rows: Sequence[Any] = session.scalars(
+        select(model).where(model.sync_connection_id == connection_id)
+    ).all()
+    stored = {g.code: g for g in rows}
+    for position, goal in enumerate(goals):
+        row = stored.pop(goal.code, None)
+        if row is None:
+            row = model(sync_connection_id=connection_id, code=goal.code)
+            session.add(row)
+        for name, value in {**fields(goal), "position": position}.items():
+            _assign(row, name, value)
+    for row in stored.values():
+        session.delete(row)
 
 
 def notify_spec(stored: dict[str, Any], box: SecretBox) -> NotifySpec:

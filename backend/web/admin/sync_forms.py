@@ -26,13 +26,9 @@ from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length, Optional, ValidationError
 from wtforms.widgets import CheckboxInput, ListWidget, TextInput, html_params
 
+from backend.domain.braze_identifiers import BRAZE_IDENTIFIERS
 from backend.domain.config_specs import CODE_HINT
-from backend.domain.config_sync_goals import (
-    BRAZE_IDENTIFIERS,
-    MAX_MAPPINGS,
-    SOURCES,
-    STRATEGIES,
-)
+from backend.domain.config_sync_goals import MAX_MAPPINGS, SOURCES, STRATEGIES
 from backend.domain.schedules import WEEKDAYS
 from backend.web.admin.forms import MAX_ROWS, NO_CHOICE, SECRET_INPUT, ConfigForm, choices
 
