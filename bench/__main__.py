@@ -6,8 +6,9 @@ preference benches leaves the sync table as it was, and the other way round; the
 table holds the rows of the preference benches that ran.
 
 Parts (``--only``, comma-separated; default all): ``sync`` (export, budget use and import over
-``--profiles`` profiles; one table, so it runs whole), ``preference_api``, ``propagation``,
-``preference_budget``, and ``preferences`` for the last three.
+``--profiles`` profiles; one table, so it runs whole), ``import`` (the import alone: rewrites only
+the import rows of that table, which then name their own date and load), ``preference_api``,
+``propagation``, ``preference_budget``, and ``preferences`` for the last three.
 
 Options: ``--profiles N`` (default 1,000,000), ``--budget-seconds S`` (default 30),
 ``--pref-seconds S`` (measured seconds of each preference bench; default: each bench's own),
@@ -37,6 +38,7 @@ from tests.fakes.s3_server import ACCESS_KEY, SECRET_KEY, start_s3_server, weed_
 RESULTS = ROOT / "bench" / "RESULTS.md"
 START, END = "<!-- figures -->", "<!-- /figures -->"
 SYNC_PARTS = ("sync",)
+IMPORT_PART = "import"  # part of ``sync``; alone, it rewrites only the import rows
 PREFERENCE_PARTS = ("preference_api", "propagation", "preference_budget")
 GROUPS = {"sync": SYNC_PARTS, "preferences": PREFERENCE_PARTS}
 
@@ -161,17 +163,62 @@ def render(figures: dict[str, Any]) -> str:
         f"| no-op export over {e['profiles']:,} unchanged profiles | ≤ 20 s, 0 requests "
         f"| {e['noop_seconds']} s, {e['noop_requests']} requests "
         f"| {_ok(e['noop_seconds'] <= 20 and e['noop_requests'] == 0)} |",
-        f"| import parse + merge, {i['users']:,} users in {i['files']} gzip files on "
-        f"{i['s3_server']} | ≥ 20,000 profiles/s | {i['rows_per_second']:,} profiles/s "
-        f"({i['first_seconds']} s; unchanged re-import {i['unchanged_rows_per_second']:,}/s) "
-        f"| {_ok(i['rows_per_second'] >= 20000)} |",
+        import_row(i),
         f"| peak RSS, export of {e['profiles']:,} | ≤ 512 MB | {e['peak_rss_mb']} MB "
         f"| {_ok(e['peak_rss_mb'] <= 512)} |",
-        f"| peak RSS, import of {i['users']:,} | ≤ 512 MB | {i['peak_rss_mb']} MB "
-        f"| {_ok(i['peak_rss_mb'] <= 512)} |",
+        import_rss_row(i),
         END,
     ]
     return "\n".join(lines)
+
+
+IMPORT_ROW, IMPORT_RSS_ROW = "| import parse + merge,", "| peak RSS, import of"
+
+
+def import_row(i: dict[str, Any], alone: str = "") -> str:
+    return (
+        f"{IMPORT_ROW} {i['users']:,} users in {i['files']} gzip files on "
+        f"{i['s3_server']} | ≥ 20,000 profiles/s | {i['rows_per_second']:,} profiles/s "
+        f"({i['first_seconds']} s; unchanged re-import {i['unchanged_rows_per_second']:,}/s"
+        f"{alone}) | {_ok(i['rows_per_second'] >= 20000)} |"
+    )
+
+
+def import_rss_row(i: dict[str, Any]) -> str:
+    return (
+        f"{IMPORT_RSS_ROW} {i['users']:,} | ≤ 512 MB | {i['peak_rss_mb']} MB "
+        f"| {_ok(i['peak_rss_mb'] <= 512)} |"
+    )
+
+
+def run_import_alone(args: argparse.Namespace) -> list[str]:
+    """The import bench by itself; its two rows, which carry their own date and load."""
+    workdir = Path(tempfile.mkdtemp(prefix="optline-bench-"))
+    load_before = machine()["load_average"][0]
+    try:
+        template = seed(workdir, args.profiles)
+        figures = import_bench(workdir, template, args.profiles)
+        print("import", figures, flush=True)
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+    load_after = machine()["load_average"][0]
+    at = datetime.now(UTC).strftime("%Y-%m-%d")
+    alone = f"; run alone {at}, load average {load_before} → {load_after}"
+    return [import_row(figures, alone), import_rss_row(figures)]
+
+
+def write_rows(rows: list[str]) -> None:
+    """Replace the table rows (between the sync markers) that start as ``rows`` do."""
+    if not RESULTS.exists() or START not in RESULTS.read_text():
+        print(f"bench/RESULTS.md has no {START} markers: not written", flush=True)
+        return
+    head, rest = RESULTS.read_text().split(START, 1)
+    table, tail = rest.split(END, 1)
+    lines = table.split("\n")
+    for row in rows:
+        start = next(s for s in (IMPORT_ROW, IMPORT_RSS_ROW) if row.startswith(s))
+        lines = [row if line.startswith(start) else line for line in lines]
+    RESULTS.write_text(head + START + "\n".join(lines) + END + tail)
 
 
 def _ok(passed: bool) -> str:
@@ -183,10 +230,12 @@ def _parts(only: str | None) -> list[str]:
         return [*SYNC_PARTS, *PREFERENCE_PARTS]
     chosen: list[str] = []
     for name in (n.strip() for n in only.split(",") if n.strip()):
-        if name not in GROUPS and name not in (*SYNC_PARTS, *PREFERENCE_PARTS):
-            known = ", ".join([*GROUPS, *PREFERENCE_PARTS])
+        if name not in GROUPS and name not in (*SYNC_PARTS, IMPORT_PART, *PREFERENCE_PARTS):
+            known = ", ".join([*GROUPS, IMPORT_PART, *PREFERENCE_PARTS])
             raise SystemExit(f"--only: unknown part {name!r} (known: {known})")
         chosen += [p for p in GROUPS.get(name, (name,)) if p not in chosen]
+    if "sync" in chosen and IMPORT_PART in chosen:  # sync runs the import too
+        chosen.remove(IMPORT_PART)
     return chosen
 
 
@@ -227,7 +276,7 @@ def write_between(start: str, end: str, table: str) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m bench")
-    parser.add_argument("--only", help="parts to run, comma-separated: sync, preferences, "
+    parser.add_argument("--only", help="parts to run, comma-separated: sync, import, preferences, "
                         + ", ".join(PREFERENCE_PARTS))  # fmt: skip
     parser.add_argument("--profiles", type=int, default=1_000_000)
     parser.add_argument("--budget-seconds", type=float, default=30.0)
@@ -241,6 +290,11 @@ def main() -> None:
         print(table, flush=True)
         if not args.no_write:
             write_between(START, END, table)
+    if IMPORT_PART in parts:
+        rows = run_import_alone(args)
+        print("\n".join(rows), flush=True)
+        if not args.no_write:
+            write_rows(rows)
     chosen = [p for p in parts if p in PREFERENCE_PARTS]
     if chosen:
         figures = run_preferences(chosen, args.pref_seconds, args.pref_db)

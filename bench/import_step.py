@@ -72,7 +72,8 @@ def run(payload: dict[str, Any]) -> dict[str, Any]:
         run_import(deps, run_id)
         if profiler:
             profiler.disable()
-            pstats.Stats(profiler, stream=sys.stderr).sort_stats("tottime").print_stats(35)
+            order = payload["profile"] if isinstance(payload["profile"], str) else "tottime"
+            pstats.Stats(profiler, stream=sys.stderr).sort_stats(order).print_stats(35)
         elapsed = time.perf_counter() - started
         outcome = finish_run(deps, run_id)
         cpu = time.process_time() - cpu

@@ -14,7 +14,8 @@ from typing import Any
 
 from backend.domain.braze_identifiers import identifier_links
 from backend.domain.errors import FieldError, ValidationError
-from backend.domain.merge import MISSING, STRATEGIES, merge_value, same_value
+from backend.domain.json_codec import loads
+from backend.domain.merge import MERGERS, MISSING, STRATEGIES, Merger, same_value
 from backend.domain.profiles import apply_properties
 
 # Fields /users/export/segment accepts in fields_to_export (braze_api.md §5); any other mapped
@@ -52,6 +53,9 @@ class ImportPlan:
     allow_create: bool = False
     mapped_braze: frozenset[str] = field(default_factory=frozenset)
     fingerprint: bytes = b""
+    # The rules ready for merge_row: (braze field, read at the top level, profile property,
+    # strategy, merger), looked up once per plan rather than once per row.
+    steps: tuple[tuple[str, bool, str, str, Merger], ...] = field(default=(), repr=False)
 
     @property
     def fields_to_export(self) -> list[str]:
@@ -114,7 +118,11 @@ def plan_import(
     fingerprint = hashlib.blake2b(
         json.dumps(definition, sort_keys=True, default=str).encode(), digest_size=16
     ).digest()
-    return replace(plan, fingerprint=fingerprint)
+    steps = tuple(
+        (r.braze, r.braze != "custom_attributes", r.profile, r.strategy, MERGERS[r.strategy])
+        for r in rules
+    )
+    return replace(plan, fingerprint=fingerprint, steps=steps)
 
 
 def braze_value(row: Mapping[str, Any], name: str) -> Any:
@@ -147,6 +155,34 @@ def row_hash(plan: ImportPlan, raw_line: bytes) -> str:
     return digest.hexdigest()
 
 
+@dataclass
+class ParsedRows:
+    """A chunk of export lines decoded, keyed and hashed: all that comes before the database."""
+
+    rows: list[tuple[str, str, str, dict[str, Any]]]  # (row ref, Braze user key, row hash, row)
+    counts: dict[str, int]  # checked, and failed or skipped lines
+    errors: list[dict[str, Any]]  # one per failed or skipped line, in line order
+
+
+def parse_rows(plan: ImportPlan, lines: Sequence[tuple[str, bytes]]) -> ParsedRows:
+    """Decode each (row ref, line); a line that is no JSON fails, one that names no user skips."""
+    parsed = ParsedRows([], {"checked": len(lines)}, [])
+    for ref, line in lines:
+        try:
+            row = loads(line)
+        except ValueError:
+            parsed.counts["failed"] = parsed.counts.get("failed", 0) + 1
+            parsed.errors.append({"row_ref": ref, "message": "line is not valid JSON"})
+            continue
+        key = row_key(row) if isinstance(row, dict) else None
+        if key is None:
+            parsed.counts["skipped"] = parsed.counts.get("skipped", 0) + 1
+            parsed.errors.append({"row_ref": ref, "message": "row names no Braze user"})
+            continue
+        parsed.rows.append((ref, key, row_hash(plan, line), row))
+    return parsed
+
+
 def row_identifiers(plan: ImportPlan, row: Mapping[str, Any]) -> list[tuple[str, str]]:
     """(profile identifier, value) pairs the row offers, in the goal's order."""
     out: list[tuple[str, str]] = []
@@ -170,20 +206,24 @@ class RowMerge:
         return bool(self.changed)
 
 
-def _targets(plan: ImportPlan, row: Mapping[str, Any]) -> list[tuple[str, str, Any]]:
+def _targets(plan: ImportPlan, row: Mapping[str, Any]) -> list[tuple[str, str, Merger, Any]]:
+    """(profile property, strategy, merger, Braze value or MISSING) for each rule, then each
+    remaining custom attribute."""
     custom = row.get("custom_attributes")
     if type(custom) is not dict:
         custom = {}
     out = [
-        (rule.profile, rule.strategy,
-         row[rule.braze] if rule.braze in row and rule.braze != "custom_attributes"
-         else custom.get(rule.braze, MISSING))
-        for rule in plan.rules
+        (target, strategy, merger,
+         row[braze] if top and braze in row else custom.get(braze, MISSING))
+        for braze, top, target, strategy, merger in plan.steps
     ]  # fmt: skip
     if plan.remaining_enabled and custom:
         prefix, strategy, mapped = plan.remaining_prefix, plan.remaining_strategy, plan.mapped_braze
+        merger = MERGERS[strategy]
         out.extend(
-            (prefix + name, strategy, value) for name, value in custom.items() if name not in mapped
+            (prefix + name, strategy, merger, value)
+            for name, value in custom.items()
+            if name not in mapped
         )
     return out
 
@@ -203,15 +243,17 @@ def merge_row(
     memory: Mapping[str, Any] = sum_memory
     wanted: dict[str, Any] = {}
     merged_twice = False  # two mappings onto one property: compare with the original at the end
-    for target, strategy, incoming in _targets(plan, row):
+    for target, strategy, merger, incoming in _targets(plan, row):
         if incoming is MISSING and strategy != "clear":
             continue  # every other strategy leaves P (and the sum memory) alone
         if target in wanted:
             before, merged_twice = wanted[target], True
         else:
             before = current.get(target, MISSING)
-        after, new_memory = merge_value(strategy, before, incoming, memory.get(target, MISSING))
-        if strategy == "sum" and new_memory is not MISSING and new_memory is not memory.get(target):
+        remembered = memory.get(target, MISSING)
+        after, new_memory = merger(before, incoming, remembered)
+        # Only ``sum`` returns another memory than it was given.
+        if new_memory is not remembered and new_memory is not MISSING and strategy == "sum":
             memory = {**memory, target: new_memory}
         if not same_value(before, after):
             wanted[target] = after

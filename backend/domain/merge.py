@@ -8,6 +8,7 @@ worked examples; tests/unit/domain/test_merge.py checks each one.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from typing import Any, Final
 
 from backend.domain.profiles import same_json
@@ -83,9 +84,12 @@ def _item_key(item: Any) -> Any:
 
 def _union(first: list[Any], second: list[Any]) -> list[Any]:
     """Items of both, first occurrence kept, ``first``'s order first; objects compared as JSON."""
+    items = [*first, *second]
+    if all(type(item) is str for item in items):
+        return list(dict.fromkeys(items))  # strings key as themselves: the common case
     seen: set[Any] = set()
     out: list[Any] = []
-    for item in (*first, *second):
+    for item in items:
         key = _item_key(item)
         if key not in seen:
             seen.add(key)
@@ -99,6 +103,51 @@ def _add_numbers(a: Any, b: Any) -> Any:
     return round(total, 10) if isinstance(total, float) else total
 
 
+def _merge_set(current: Any, incoming: Any, memory: Any) -> tuple[Any, Any]:
+    if incoming is MISSING or incoming is None:
+        return current, memory
+    return incoming, memory
+
+
+def _merge_set_if_empty(current: Any, incoming: Any, memory: Any) -> tuple[Any, Any]:
+    if is_empty(current) and incoming is not MISSING and incoming is not None:
+        return incoming, memory
+    return current, memory
+
+
+def _merge_clear(current: Any, incoming: Any, memory: Any) -> tuple[Any, Any]:
+    return (MISSING if is_empty(incoming) else incoming), memory
+
+
+def _merge_add(current: Any, incoming: Any, memory: Any) -> tuple[Any, Any]:
+    if incoming is MISSING or incoming is None:
+        return current, memory
+    return _union(_as_list(current), _as_list(incoming)), memory
+
+
+def _merge_sum(current: Any, incoming: Any, memory: Any) -> tuple[Any, Any]:
+    if not is_number(incoming):
+        # Missing (attribute removed in Braze) or not a number: P and the memory stay.
+        return current, memory
+    delta = _add_numbers(incoming, -memory) if is_number(memory) else incoming
+    if is_number(current) and delta == 0:
+        return current, incoming
+    base = current if is_number(current) else 0
+    return _add_numbers(base, delta), incoming
+
+
+Merger = Callable[[Any, Any, Any], tuple[Any, Any]]
+# strategy -> merger(current, incoming, memory); a plan looks each one up once, not per value.
+MERGERS: Final[dict[str, Merger]] = {
+    "set": _merge_set,
+    "add": _merge_add,
+    "sum": _merge_sum,
+    "set_if_empty": _merge_set_if_empty,
+    "clear": _merge_clear,
+}
+assert set(MERGERS) == set(STRATEGIES)
+
+
 def merge_value(
     strategy: str, current: Any, incoming: Any, memory: Any = MISSING
 ) -> tuple[Any, Any]:
@@ -107,27 +156,7 @@ def merge_value(
     ``memory`` is only used by ``sum``: the B this Braze user had at its previous import
     (MISSING the first time). Every other strategy returns ``memory`` unchanged.
     """
-    if strategy == "set":
-        if incoming is MISSING or incoming is None:
-            return current, memory
-        return incoming, memory
-    if strategy == "set_if_empty":
-        if is_empty(current) and incoming is not MISSING and incoming is not None:
-            return incoming, memory
-        return current, memory
-    if strategy == "clear":
-        return (MISSING if is_empty(incoming) else incoming), memory
-    if strategy == "add":
-        if incoming is MISSING or incoming is None:
-            return current, memory
-        return _union(_as_list(current), _as_list(incoming)), memory
-    if strategy == "sum":
-        if not is_number(incoming):
-            # Missing (attribute removed in Braze) or not a number: P and the memory stay.
-            return current, memory
-        delta = _add_numbers(incoming, -memory) if is_number(memory) else incoming
-        if is_number(current) and delta == 0:
-            return current, incoming
-        base = current if is_number(current) else 0
-        return _add_numbers(base, delta), incoming
-    raise ValueError(f"unknown merge strategy {strategy!r}; one of {', '.join(STRATEGIES)}")
+    merger = MERGERS.get(strategy)
+    if merger is None:
+        raise ValueError(f"unknown merge strategy {strategy!r}; one of {', '.join(STRATEGIES)}")
+    return merger(current, incoming, memory)

@@ -228,8 +228,14 @@ def apply_properties(
     return result if changed else None
 
 
+_PLAIN = frozenset({str, int, float, type(None)})  # exact types: bool is not int here
+
+
 def same_json(a: Any, b: Any) -> bool:
     """Equal as stored JSON: True differs from 1, 1 equals 1.0, order of keys does not matter."""
+    kind = type(a)
+    if kind is type(b) and kind in _PLAIN:
+        return bool(a == b)  # the common case, without the generic checks below
     if isinstance(a, bool) or isinstance(b, bool):
         return type(a) is type(b) and a == b
     if isinstance(a, list) and isinstance(b, list):

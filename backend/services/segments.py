@@ -101,6 +101,20 @@ def graph_of(defs: dict[str, SegmentDef]) -> dict[str, list[str]]:
 # -- one profile (or one batch of profiles) ----------------------------------------------------
 
 
+def _memberships(session: Session, ids: list[int]) -> Sequence[tuple[int, int]]:
+    """(profile id, segment id) rows of these profiles, by the driver's own statement: a bulk
+    import asks for a chunk of 1,000 profiles many times a second (a third of the cost)."""
+    session.flush()  # what Session.execute would do first
+    conn = session.connection()
+    mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
+    sql = _MEMBERSHIPS.format(marks=", ".join([mark] * len(ids)))  # every id is a bound value
+    return cast(Sequence[tuple[int, int]], conn.exec_driver_sql(sql, tuple(ids)).fetchall())
+
+
+_MEMBERSHIPS = "SELECT profile_id, segment_id FROM segment_members WHERE profile_id IN ({marks})"
+assert SegmentMember.__tablename__ == "segment_members"
+
+
 def refresh_profiles(
     session: Session,
     profiles: Sequence[MemberFacts] | Sequence[Profile],
@@ -120,13 +134,7 @@ def refresh_profiles(
     ids = [p.id for p in profiles]
     current: dict[int, set[int]] = {pid: set() for pid in ids}
     for start in range(0, len(ids), CHUNK):
-        chunk = ids[start : start + CHUNK]
-        rows = session.execute(
-            select(SegmentMember.profile_id, SegmentMember.segment_id).where(
-                SegmentMember.profile_id.in_(chunk)
-            )
-        )
-        for profile_id, segment_id in rows:
+        for profile_id, segment_id in _memberships(session, ids[start : start + CHUNK]):
             current[profile_id].add(segment_id)
     additions: list[dict[str, int]] = []
     removals: list[tuple[int, int]] = []

@@ -137,6 +137,12 @@ class SuppressionCheck:
         self._deps.extras[KNOWN_KEY] = (marker, known)
         return known
 
+    def holds_any(self) -> bool:
+        """Whether any suppression exists at all (when none does, no row needs checking)."""
+        if self._known is None:
+            self._known = self._load()
+        return bool(self._known)
+
     def __call__(self, external_id: str | None = None, email: str | None = None) -> bool:
         if self._known is None:
             self._known = self._load()

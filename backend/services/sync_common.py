@@ -9,7 +9,6 @@ the data. Status transitions (queued → running → succeeded/failed) stay with
 from __future__ import annotations
 
 import gc
-import json
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
@@ -22,6 +21,7 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
 from backend.db.models import BrazeConnection, SyncConnection, SyncRun, SyncRunError
+from backend.domain import json_codec
 from backend.domain.errors import NotFoundError, OptlineError
 from backend.services.deps import Deps
 from backend.services.sync_runs import heartbeat, raise_if_cancelled
@@ -157,7 +157,7 @@ def placeholders(count: int) -> str:
 def as_json(value: Any) -> Any:
     """A JSON column's value as read by the driver: SQLite gives text, psycopg Python values."""
     if isinstance(value, str | bytes):
-        return {} if value == "{}" else json.loads(value)
+        return {} if value == "{}" else json_codec.loads(value)
     return value
 
 

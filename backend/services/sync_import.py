@@ -3,7 +3,8 @@
 1. ``/users/export/segment`` with the mapped fields and gzip output (once per run: a resumed run
    keeps the object prefix in its checkpoint and never starts a second export);
 2. each file Braze writes to the bucket is read as it lands (``sync_import_files``), streamed,
-   gunzipped and split into lines: memory holds one chunk of rows, whatever the segment size;
+   gunzipped, split into lines and parsed a chunk ahead on a thread of its own (``read_ahead``:
+   no database there): memory holds a few chunks of rows, whatever the segment size;
 3. chunks are merged (``sync_import_rows``) and committed with the run's counts and checkpoint
    (files done, and lines done of the current file), so a resumed run skips exactly what was
    committed; a half-merged chunk rolls back whole, and row hashes plus the per-user ``sum``
@@ -13,6 +14,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from contextlib import closing
 from dataclasses import dataclass, field
 from types import SimpleNamespace
 from typing import Any, TypeVar
@@ -21,7 +23,7 @@ from sqlalchemy import select
 
 from backend.db.models import BrazeConnection, ImportGoal, SyncRun
 from backend.domain.errors import NotFoundError, RetryableError
-from backend.domain.import_rows import ImportPlan, plan_import
+from backend.domain.import_rows import ImportPlan, ParsedRows, parse_rows, plan_import
 from backend.services.deps import Deps
 from backend.services.rights import suppression_check
 from backend.services.sync_callback import callback_for_run
@@ -40,6 +42,7 @@ from backend.services.sync_import_files import (
     ExportTimeoutError,
     WatchTuning,
     export_prefixes,
+    read_ahead,
     watch_export,
 )
 from backend.services.sync_import_rows import ChunkImporter
@@ -187,18 +190,26 @@ class _ImportRun:
 
     def _import_lines(self, key: str) -> None:
         skip = int(self.checkpoint.get("line") or 0) if self.checkpoint.get("file") == key else 0
+        with closing(read_ahead(self._parsed_chunks(key, skip))) as chunks:
+            for chunk, line, done in chunks:
+                self._commit(key, chunk, line, done=done)
+
+    def _parsed_chunks(self, key: str, skip: int) -> Iterator[tuple[ParsedRows, int, bool]]:
+        """(chunk, its last line, last of the file?) after line ``skip``: on the read-ahead
+        thread, so nothing here touches the database."""
+        name, size = key.rsplit("/", 1)[-1], self.tuning.chunk_rows
         chunk: list[tuple[str, bytes]] = []
         number = 0
         for number, line in enumerate(self.store.iter_lines(key), start=1):
             if number <= skip or not line.strip():
                 continue
-            chunk.append((f"{key.rsplit('/', 1)[-1]}:{number}", line))
-            if len(chunk) >= self.tuning.chunk_rows:
-                self._commit(key, chunk, number, done=False)
+            chunk.append((f"{name}:{number}", line))
+            if len(chunk) >= size:
+                yield parse_rows(self.plan, chunk), number, False
                 chunk = []
-        self._commit(key, chunk, number, done=True)
+        yield parse_rows(self.plan, chunk), number, True
 
-    def _commit(self, key: str, chunk: list[tuple[str, bytes]], line: int, *, done: bool) -> None:
+    def _commit(self, key: str, chunk: ParsedRows, line: int, *, done: bool) -> None:
         with self.deps.session() as session:
             importer = ChunkImporter(
                 session,
@@ -209,7 +220,7 @@ class _ImportRun:
                 suppressed=suppression_check(self.deps, session),
             )
             importer.samples_left = PREVIEW_SAMPLES - len(self.samples)
-            outcome = importer.process(chunk)
+            outcome = importer.apply(chunk)
             for name, n in outcome.counts.items():
                 self.counts[name] = self.counts.get(name, 0) + n
             self.samples.extend(outcome.samples)

@@ -10,10 +10,14 @@ all, or no end, within the timeout fails the run with a message saying which.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+import queue
+import threading
+from collections.abc import Callable, Generator, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
+
+T = TypeVar("T")
 
 
 class ListingStore(Protocol):
@@ -100,3 +104,53 @@ def watch_export(
             wait = min(wait, max(0.0, last_new + tuning.quiet_period - now))
         sleep(max(wait, 0.01))
         delay = min(delay * 2, tuning.poll_max)
+
+
+def read_ahead(source: Iterator[T], *, depth: int = 1) -> Generator[T, None, None]:
+    """``source``'s items, produced on a thread of their own up to ``depth`` items ahead.
+
+    The import reads, gunzips and parses the next chunk there while this thread writes the
+    last one (SQLite works without the GIL). Whatever ``source`` raises is raised here after the
+    items it produced first; when the consumer stops early (close), the source stops at its next
+    item. The source must not touch the database: only the consumer does.
+    """
+    items: queue.Queue[tuple[bool, Any]] = queue.Queue(maxsize=depth)
+    stop = threading.Event()
+
+    def hand_over(item: tuple[bool, Any]) -> bool:
+        while not stop.is_set():
+            try:
+                items.put(item, timeout=0.05)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def produce() -> None:
+        ending: tuple[bool, Any] = (False, None)
+        try:
+            for item in source:
+                if not hand_over((True, item)):
+                    return
+        except BaseException as exc:  # noqa: BLE001 - raised in the consumer's thread instead
+            ending = (False, exc)
+        finally:
+            close = getattr(source, "close", None)
+            if close is not None:
+                close()
+        hand_over(ending)
+
+    thread = threading.Thread(target=produce, name="read-ahead", daemon=True)
+    thread.start()
+    try:
+        while True:
+            is_item, value = items.get()
+            if is_item:
+                yield value
+            elif value is None:
+                return
+            else:
+                raise value
+    finally:
+        stop.set()
+        thread.join(timeout=5.0)  # a read stuck in the network ends on its own; no data waits

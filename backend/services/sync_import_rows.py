@@ -8,7 +8,6 @@ commits the chunk together with the run's counts and checkpoint.
 
 from __future__ import annotations
 
-import json
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -22,13 +21,15 @@ from backend.db.models import ImportRowState, Profile
 from backend.domain.import_rows import (
     PROFILE_COLUMNS,
     ImportPlan,
+    ParsedRows,
     merge_row,
-    row_hash,
+    parse_rows,
     row_identifiers,
-    row_key,
 )
+from backend.domain.json_codec import dumps
 from backend.domain.merge import MISSING
 from backend.services.segments import SegmentDef, load_definitions, refresh_profiles
+from backend.services.suppressions import SuppressionCheck
 from backend.services.sync_common import PREVIEW_SAMPLES, as_json, driver_sql, placeholders
 
 PROFILES = Profile.__table__
@@ -108,13 +109,13 @@ def _lookup(session: Session, name: str, values: list[str]) -> list[dict[str, An
     if session.get_bind().dialect.name == "postgresql":
         statement += " FOR UPDATE"  # SQLite's writers are serialised anyway
     conn, sql = driver_sql(session, statement)
-    found = []
-    for row in conn.exec_driver_sql(sql, tuple(values)):
-        profile = dict(zip(FIELDS, row, strict=True))
-        profile["identifiers"] = as_json(profile["identifiers"]) or {}
-        profile["properties"] = as_json(profile["properties"]) or {}
-        found.append(profile)
-    return found
+    return [
+        {"id": id_, "external_id": external_id, "email": email,
+         "identifiers": as_json(identifiers) or {}, "properties": as_json(properties) or {},
+         "version": version}
+        for id_, external_id, email, identifiers, properties, version
+        in conn.exec_driver_sql(sql, tuple(values)).fetchall()
+    ]  # fmt: skip
 
 
 def _identifier(profile: dict[str, Any], name: str) -> Any:
@@ -139,22 +140,12 @@ class ChunkImporter:
         self.defs: dict[str, SegmentDef] | None = None if dry_run else load_definitions(session)
 
     def process(self, rows: list[tuple[str, bytes]]) -> ChunkOutcome:
-        out = ChunkOutcome()
-        parsed: list[tuple[str, str, str, dict[str, Any]]] = []  # ref, key, hash, row
-        out.add("checked", len(rows))
-        for ref, line in rows:
-            try:
-                row = _loads(line.decode())
-            except ValueError:
-                out.add("failed")
-                out.errors.append({"row_ref": ref, "message": "line is not valid JSON"})
-                continue
-            key = row_key(row) if isinstance(row, dict) else None
-            if key is None:
-                out.add("skipped")
-                out.errors.append({"row_ref": ref, "message": "row names no Braze user"})
-                continue
-            parsed.append((ref, key, row_hash(self.plan, line), row))
+        return self.apply(parse_rows(self.plan, rows))
+
+    def apply(self, chunk: ParsedRows) -> ChunkOutcome:
+        """Merge a parsed chunk (``parse_rows``: the import parses on a read-ahead thread)."""
+        out = ChunkOutcome(counts=dict(chunk.counts), errors=list(chunk.errors))
+        parsed = chunk.rows
         states = self._states([key for _, key, _, _ in parsed])
         pending = []
         for item in parsed:
@@ -199,13 +190,16 @@ class ChunkImporter:
     ) -> None:
         offered = [row_identifiers(self.plan, row) for _, _, _, row in pending]
         index = self._index(offered)
+        check = self.suppressed
+        if isinstance(check, SuppressionCheck) and not check.holds_any():
+            check = None  # nobody was ever erased: no row needs asking
         created: list[dict[str, Any]] = []
         changed: dict[int, dict[str, Any]] = {}
         new_states: dict[str, dict[str, Any]] = {}
         counts = dict.fromkeys(("skipped", "created", "updated", "unchanged"), 0)
         for (ref, key, digest, row), ids in zip(pending, offered, strict=True):
             profile = next((index[n][v] for n, v in ids if v in index[n]), None)
-            if _is_suppressed(self.suppressed, row, ids, profile):
+            if _is_suppressed(check, row, ids, profile):
                 counts["skipped"] += 1
                 continue
             is_new = profile is None
@@ -312,13 +306,8 @@ class ChunkImporter:
             )  # fmt: skip
 
 
-_ENCODER = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False)
-_loads = json.JSONDecoder().decode  # json.loads re-checks the encoding of every line
-
-
 def _dumps(value: Any) -> str:
-    """One reused encoder (json.dumps with options builds a new one per call)."""
-    return "{}" if not value else _ENCODER.encode(value)
+    return "{}" if not value else dumps(value)
 
 
 class _Member:

@@ -8,6 +8,7 @@ from backend.domain.errors import ValidationError
 from backend.domain.import_rows import (
     braze_value,
     merge_row,
+    parse_rows,
     plan_import,
     row_hash,
     row_identifiers,
@@ -91,3 +92,24 @@ def test_merge_row_applies_each_strategy_and_remaining_fields_with_prefix() -> N
     again = merge_row(p, row, merged.properties, merged.sum_memory)
     assert not again.profile_changed
     assert again.properties == merged.properties
+
+
+def test_parse_rows_decodes_keys_and_hashes_and_names_each_bad_line() -> None:
+    p = plan()
+    lines = [
+        ("f:1", b'{"external_id": "u1", "first_name": "Ann"}\n'),
+        ("f:2", b"{not json"),
+        ("f:3", b'{"first_name": "nobody"}'),
+        ("f:4", b'["a list"]'),
+        ("f:5", b'{"braze_id": "b5", "n": 18446744073709551616}'),
+    ]
+    parsed = parse_rows(p, lines)
+    assert parsed.counts == {"checked": 5, "failed": 1, "skipped": 2}
+    assert parsed.errors == [
+        {"row_ref": "f:2", "message": "line is not valid JSON"},
+        {"row_ref": "f:3", "message": "row names no Braze user"},
+        {"row_ref": "f:4", "message": "row names no Braze user"},
+    ]
+    assert [(ref, key) for ref, key, _, _ in parsed.rows] == [("f:1", "x:u1"), ("f:5", "b:b5")]
+    assert parsed.rows[0][2] == row_hash(p, lines[0][1])
+    assert parsed.rows[1][3]["n"] == 18446744073709551616  # an integer, as json reads it
