@@ -31,7 +31,7 @@ from backend.domain.errors import PermanentError, RetryableError
 from backend.domain.outbox_plan import KIND_GROUP, MAX_TRACK_OBJECTS, TRACK_KINDS, chunks
 from backend.domain.rate_budget import BucketSpec, bucket_spec
 from backend.integrations.braze_responses import to_item_errors
-from backend.services.outbox import ClaimedRow
+from backend.services.outbox import ClaimedRow, new_row
 
 log = logging.getLogger(__name__)
 
@@ -55,11 +55,12 @@ def outbox_row(
     target: str,
     state: str,
     payload: dict[str, object],
-) -> OutboxEntry:
-    """The outbox row of a change for an email-only subject; ``target`` is the group id, or the
-    global attribute's name, so changes to different attributes never coalesce."""
+) -> dict[str, Any]:
+    """The outbox row (its column values) of a change for an email-only subject; ``target`` is
+    the group id, or the global attribute's name, so changes to different attributes never
+    coalesce."""
     assert subject.email
-    return OutboxEntry(
+    return new_row(
         connection_id=connection_id,
         subject_id=subject.id,
         kind=KIND,

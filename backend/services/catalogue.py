@@ -6,12 +6,14 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import cast
 
-from sqlalchemy import select
+from sqlalchemy import Table, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload
+from sqlalchemy.orm.session import make_transient_to_detached
 
 from backend.db.models import BrazeConnection, Preference, Property, Subject, Subscription
 from backend.domain.errors import NotFoundError
@@ -99,6 +101,9 @@ def find_or_create_subject(session: Session, identity: VisitorIdentity, now: dat
     return subject
 
 
+_SUBJECTS = cast(Table, Subject.__table__)
+
+
 def _new_subject(identity: VisitorIdentity, now: datetime) -> Subject:
     return Subject(
         subject_key=str(uuid.uuid4()),
@@ -128,11 +133,18 @@ def create_subjects(
         }
         for identity in identities
     ]
-    insert = pg_insert(Subject) if dialect == "postgresql" else sqlite_insert(Subject)
-    statement = insert.on_conflict_do_nothing(index_elements=[Subject.external_id]).returning(
-        Subject
+    # Core, not the unit of work (every new visitor's first save runs this under the write
+    # lock); the people created are then added to the session as their rows are.
+    insert = pg_insert(_SUBJECTS) if dialect == "postgresql" else sqlite_insert(_SUBJECTS)
+    statement = insert.on_conflict_do_nothing(index_elements=[_SUBJECTS.c.external_id]).returning(
+        *_SUBJECTS.c
     )
-    created = {s.subject_key: s for s in session.scalars(statement, rows)}
+    created: dict[str, Subject] = {}
+    for values in session.connection().execute(statement, rows).mappings():
+        new = Subject(**values)
+        make_transient_to_detached(new)
+        session.add(new)  # persistent and clean: its row exists
+        created[new.subject_key] = new
     out: list[tuple[Subject, bool]] = []
     for identity, row in zip(identities, rows, strict=True):
         subject = created.get(str(row["subject_key"]))

@@ -6,18 +6,21 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import insert, inspect
+from sqlalchemy import Table, bindparam, insert, inspect, update
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import set_committed_value
+from sqlalchemy.orm.session import make_transient_to_detached
 
-from backend.db.models import OutboxEntry, Preference, Subject
+from backend.db.models import Preference, Subject
 from backend.domain.ledger import LedgerRecord
 from backend.domain.outbox_plan import KIND_GROUP
 from backend.domain.preferences import ALL_TOPICS, GLOBAL_KINDS, Change, TopicSpec, plan_globals
 from backend.services import braze_aliases
 from backend.services.catalogue import ConnectionInfo
 from backend.services.ledger import append_entries
+from backend.services.outbox import OUTBOX_TABLE, new_row
 
 
 @dataclass(frozen=True)
@@ -84,46 +87,68 @@ def apply_changes(
 class _Planned:
     records: list[LedgerRecord]
     global_changes: list[tuple[str, str]]
+    subject_values: dict[str, Any]
     entry_ids: list[int] = field(default_factory=list)
-    rows: list[tuple[Preference, Change, int]] = field(default_factory=list)
+    # (the preference's column values, the change, its ledger entry id)
+    rows: list[tuple[dict[str, Any], Change, int]] = field(default_factory=list)
 
 
 def apply_change_sets(session: Session, change_sets: Sequence[ChangeSet]) -> list[Applied]:
     """``apply_changes`` for several people at once (a group of saves sharing a transaction):
     the same rows as applying each set alone, in order, but one ledger append for all of them,
     taken as late as possible — the ledger head stays locked until commit. A person appears in
-    at most one set."""
+    at most one set.
+
+    The rows are written with a handful of Core statements (one UPDATE and one INSERT for the
+    preferences, one INSERT for the outbox, one UPDATE for the people), not the unit of work:
+    these run in every widget save, under the write lock. The ORM objects handed in (people,
+    ``existing`` preferences) are brought up to date as if they had been flushed."""
+    if any(p.id is None for cs in change_sets for p in cs.existing.values()):
+        session.flush()  # preferences added by the caller and not written yet
     planned = [_plan(change_set) for change_set in change_sets]
     records = [record for plan in planned for record in plan.records]
-    if not records:
-        return [Applied(0, frozenset()) for _ in change_sets]
-    entry_ids = append_entries(session, records)
-    start = 0
-    for plan in planned:
-        plan.entry_ids = entry_ids[start : start + len(plan.records)]
-        start += len(plan.records)
+    if records:
+        entry_ids = append_entries(session, records)
+        start = 0
+        for plan in planned:
+            plan.entry_ids = entry_ids[start : start + len(plan.records)]
+            start += len(plan.records)
+    outbox: list[tuple[dict[str, Any], dict[str, Any] | None]] = []
+    applied: list[Applied] = []
     for change_set, plan in zip(change_sets, planned, strict=True):
         if plan.records:
-            plan.rows = _write_preferences(session, change_set, plan.entry_ids)
-    session.flush()
-    outbox: list[OutboxEntry] = []
-    applied = [
-        _write_outbox(change_set, plan, outbox) if plan.records else Applied(0, frozenset())
-        for change_set, plan in zip(change_sets, planned, strict=True)
-    ]
+            plan.rows = _preference_rows(change_set, plan.entry_ids)
+            applied.append(_write_outbox(change_set, plan, outbox))
+        else:
+            applied.append(Applied(0, frozenset()))
+    _store_preferences(session, change_sets, planned)
     if outbox:
+        for row, pref in outbox:
+            if pref is not None:
+                row["preference_id"] = pref["id"]
         # One multi-row INSERT; nothing reads these rows back in this transaction.
-        session.execute(insert(OutboxEntry), [_values(row) for row in outbox])
+        session.connection().execute(insert(OUTBOX_TABLE), [row for row, _ in outbox])
+    _store_subjects(session, change_sets, planned)
     return applied
 
 
-_OUTBOX_KEYS = tuple(attr.key for attr in inspect(OutboxEntry).column_attrs)
-
-
-def _values(row: OutboxEntry) -> dict[str, Any]:
-    """The columns a new outbox row was given (the rest take their defaults)."""
-    given = row.__dict__
-    return {key: given[key] for key in _OUTBOX_KEYS if key in given}
+_PREFERENCES = cast(Table, Preference.__table__)
+_SUBJECTS = cast(Table, Subject.__table__)
+_PREFERENCE_STATE = ("state", "source", "updated_at", "sync_status", "synced_at", "ledger_entry_id")
+_SUBJECT_STATE = ("last_seen_at", "unsubscribed_all_at", "global_states")
+_UPDATE_PREFERENCES = (
+    update(_PREFERENCES)
+    .where(_PREFERENCES.c.id == bindparam("pref_id"))
+    .values({key: bindparam(key) for key in _PREFERENCE_STATE})
+)
+_INSERT_PREFERENCES = insert(_PREFERENCES).returning(
+    _PREFERENCES.c.id, sort_by_parameter_order=True
+)
+_UPDATE_SUBJECTS = (
+    update(_SUBJECTS)
+    .where(_SUBJECTS.c.id == bindparam("subject_id"))
+    .values({key: bindparam(key) for key in _SUBJECT_STATE})
+)
 
 
 def _plan(cs: ChangeSet) -> _Planned:
@@ -169,47 +194,129 @@ def _plan(cs: ChangeSet) -> _Planned:
         )
         for kind, state in global_changes
     ]
+    values: dict[str, Any] = {}
     if cs.unsubscribe_all and subject.unsubscribed_all_at is None:
-        subject.unsubscribed_all_at = now
-    elif any(c.state == "subscribed" for c in cs.changes):
-        subject.unsubscribed_all_at = None
+        values["unsubscribed_all_at"] = now
+    elif any(c.state == "subscribed" for c in cs.changes) and subject.unsubscribed_all_at:
+        values["unsubscribed_all_at"] = None
     if records:
-        subject.last_seen_at = now
-    return _Planned(records, global_changes)
+        values["last_seen_at"] = now
+    return _Planned(records, global_changes, values)
 
 
-def _write_preferences(
-    session: Session, cs: ChangeSet, entry_ids: Sequence[int]
-) -> list[tuple[Preference, Change, int]]:
+def _preference_rows(
+    cs: ChangeSet, entry_ids: Sequence[int]
+) -> list[tuple[dict[str, Any], Change, int]]:
+    """The new column values of each changed preference (its ``id`` when it exists already)."""
     by_code = {t.code: t for t in cs.topics}
-    rows: list[tuple[Preference, Change, int]] = []
+    rows: list[tuple[dict[str, Any], Change, int]] = []
+    by_key: dict[tuple[str, str], dict[str, Any]] = {}
     for change, entry_id in zip(cs.changes, entry_ids, strict=False):
-        pref = cs.existing.get((change.subscription, change.channel))
-        if pref is None:
-            pref = Preference(
-                subject_id=cs.subject.id,
-                subscription_id=by_code[change.subscription].id,
-                channel=change.channel,
+        key = (change.subscription, change.channel)
+        values = by_key.get(key)
+        if values is None:
+            pref = cs.existing.get(key)
+            values = by_key[key] = (
+                {"id": pref.id}
+                if pref is not None
+                else {
+                    "id": None,
+                    "subject_id": cs.subject.id,
+                    "subscription_id": by_code[change.subscription].id,
+                    "channel": change.channel,
+                }
             )
-            session.add(pref)
-            cs.existing[(change.subscription, change.channel)] = pref
-        pref.state = change.state
-        pref.source = cs.ctx.source
-        pref.updated_at = cs.now
-        pref.sync_status = "pending" if cs.propagate else "synced"
-        pref.synced_at = None if cs.propagate else cs.now
-        pref.ledger_entry_id = entry_id
-        rows.append((pref, change, entry_id))
+        values.update(
+            state=change.state,
+            source=cs.ctx.source,
+            updated_at=cs.now,
+            sync_status="pending" if cs.propagate else "synced",
+            synced_at=None if cs.propagate else cs.now,
+            ledger_entry_id=entry_id,
+        )
+        rows.append((values, change, entry_id))
     return rows
 
 
-def _write_outbox(cs: ChangeSet, plan: _Planned, outbox: list[OutboxEntry]) -> Applied:
+def _store_preferences(
+    session: Session, change_sets: Sequence[ChangeSet], planned: Sequence[_Planned]
+) -> None:
+    """Write the planned preference rows; ``existing`` then holds their up-to-date objects."""
+    updates: list[dict[str, Any]] = []
+    inserts: list[tuple[ChangeSet, dict[str, Any]]] = []
+    seen: set[int] = set()
+    for change_set, plan in zip(change_sets, planned, strict=True):
+        for values, _, _ in plan.rows:
+            if id(values) in seen:
+                continue
+            seen.add(id(values))
+            if values["id"] is None:
+                inserts.append((change_set, values))
+            else:
+                updates.append({"pref_id": values["id"], **_pick(values, _PREFERENCE_STATE)})
+    if not updates and not inserts:
+        return
+    conn = session.connection()
+    if updates:
+        conn.execute(_UPDATE_PREFERENCES, updates)
+    if inserts:
+        new_rows = [{k: v for k, v in values.items() if k != "id"} for _, values in inserts]
+        ids = list(conn.execute(_INSERT_PREFERENCES, new_rows).scalars())
+        for (_, values), new_id in zip(inserts, ids, strict=True):
+            values["id"] = int(new_id)
+    for change_set, plan in zip(change_sets, planned, strict=True):
+        for values, change, _ in plan.rows:
+            key = (change.subscription, change.channel)
+            pref = change_set.existing.get(key)
+            if pref is None:
+                pref = Preference(**values)
+                make_transient_to_detached(pref)
+                session.add(pref)  # persistent and clean: its row exists
+                change_set.existing[key] = pref
+            else:
+                for name in _PREFERENCE_STATE:
+                    set_committed_value(pref, name, values[name])
+
+
+def _store_subjects(
+    session: Session, change_sets: Sequence[ChangeSet], planned: Sequence[_Planned]
+) -> None:
+    """The people's new unsubscribe-all time, last-seen time and global states."""
+    rows: list[tuple[Subject, dict[str, Any]]] = []
+    for change_set, plan in zip(change_sets, planned, strict=True):
+        if plan.subject_values:
+            subject = change_set.subject
+            current = {name: getattr(subject, name) for name in _SUBJECT_STATE}
+            rows.append((subject, {**current, **plan.subject_values}))
+    if not rows:
+        return
+    stored = [(s, v) for s, v in rows if s.id is not None and inspect(s).persistent]
+    if stored:
+        session.connection().execute(
+            _UPDATE_SUBJECTS, [{"subject_id": s.id, **values} for s, values in stored]
+        )
+    for subject, values in rows:
+        written = any(subject is s for s, _ in stored)
+        for name in _SUBJECT_STATE:
+            if written:
+                set_committed_value(subject, name, values[name])
+            else:  # not in the database yet: the unit of work writes it with the rest
+                setattr(subject, name, values[name])
+
+
+def _pick(values: Mapping[str, Any], keys: Sequence[str]) -> dict[str, Any]:
+    return {key: values[key] for key in keys}
+
+
+def _write_outbox(
+    cs: ChangeSet, plan: _Planned, outbox: list[tuple[dict[str, Any], dict[str, Any] | None]]
+) -> Applied:
     if not cs.propagate:
         return Applied(len(cs.changes), frozenset())
     subject, connections, now = cs.subject, cs.connections, cs.now
     by_code = {t.code: t for t in cs.topics}
     touched: set[int] = set()
-    for pref, change, entry_id in plan.rows:
+    for values, change, entry_id in plan.rows:
         spec = by_code[change.subscription].channel(change.channel)
         assert spec is not None
         row = _outbox_row(
@@ -222,10 +329,9 @@ def _write_outbox(cs: ChangeSet, plan: _Planned, outbox: list[OutboxEntry]) -> A
             state=change.state,
             payload={"ledger_entry_id": entry_id, "channel": change.channel},
         )
-        row.preference_id = pref.id
-        if row.status == "dead":
-            pref.sync_status = "failed"
-        outbox.append(row)
+        if row["status"] == "dead":
+            values["sync_status"] = "failed"
+        outbox.append((row, values))
         touched.add(spec.connection_id)
     global_connections = sorted({c.connection_id for t in cs.topics for c in t.channels})
     globals_now = dict(subject.global_states or {})
@@ -234,21 +340,24 @@ def _write_outbox(cs: ChangeSet, plan: _Planned, outbox: list[OutboxEntry]) -> A
     ):
         for connection_id in global_connections:
             outbox.append(
-                _outbox_row(
-                    subject,
-                    connections.get(connection_id),
-                    connection_id,
-                    now,
-                    kind=kind,
-                    target="",
-                    state=state,
-                    payload={"ledger_entry_id": entry_id},
+                (
+                    _outbox_row(
+                        subject,
+                        connections.get(connection_id),
+                        connection_id,
+                        now,
+                        kind=kind,
+                        target="",
+                        state=state,
+                        payload={"ledger_entry_id": entry_id},
+                    ),
+                    None,
                 )
             )
             touched.add(connection_id)
         globals_now[kind] = state
     if plan.global_changes:
-        subject.global_states = globals_now
+        plan.subject_values["global_states"] = globals_now
     return Applied(len(cs.changes), frozenset(touched))
 
 
@@ -262,17 +371,18 @@ def _outbox_row(
     target: str,
     state: str,
     payload: dict[str, object],
-) -> OutboxEntry:
-    """One change for one connection, identified as the connection says; a visitor known only
-    by email on an external_id connection goes to a Braze user alias (``braze_aliases``); a
-    subject the connection cannot name is dead at once, with the reason."""
+) -> dict[str, Any]:
+    """One change for one connection (the new row's column values), identified as the
+    connection says; a visitor known only by email on an external_id connection goes to a Braze
+    user alias (``braze_aliases``); a subject the connection cannot name is dead at once, with
+    the reason."""
     id_type = connection.identity if connection else "external_id"
     identifier = subject.external_id if id_type == "external_id" else subject.email
     if not identifier and id_type == "external_id" and subject.email:
         return braze_aliases.outbox_row(
             subject, connection_id, now, kind=kind, target=target, state=state, payload=payload
         )
-    row = OutboxEntry(
+    row = new_row(
         connection_id=connection_id,
         subject_id=subject.id,
         kind=kind,
@@ -287,8 +397,8 @@ def _outbox_row(
         next_attempt_at=now,
     )
     if not identifier:
-        row.status = "dead"
-        row.last_error = (
+        row["status"] = "dead"
+        row["last_error"] = (
             f"this visitor has no {id_type} and the Braze connection identifies users by "
             f"{id_type}; visitors known only by email need an alias (not supported yet)"
         )

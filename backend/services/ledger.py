@@ -7,8 +7,9 @@ serialises writers with BEGIN IMMEDIATE), so the chain always has exactly one ne
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import cast
 
-from sqlalchemy import insert, select
+from sqlalchemy import Table, bindparam, insert, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
@@ -23,24 +24,37 @@ VERIFY_BATCH = 2000
 MAX_ENTRIES = 1000
 
 
-def _locked_head(session: Session) -> LedgerHead:
-    """The head row, created lazily with the genesis hash, locked for this transaction."""
-    locked = select(LedgerHead).where(LedgerHead.id == HEAD_ID).with_for_update()
-    head = session.scalar(locked)
-    if head is not None:
-        return head
-    dialect = session.get_bind().dialect.name
+_HEAD = cast(Table, LedgerHead.__table__)
+_ENTRIES = cast(Table, LedgerEntry.__table__)
+# Core statements on the session's connection: appends sit inside every save's transaction,
+# where the ORM's per-statement bookkeeping would be most of their cost.
+_SELECT_HEAD = select(_HEAD.c.last_hash).where(_HEAD.c.id == HEAD_ID).with_for_update()
+_INSERT_ENTRIES = insert(_ENTRIES).returning(_ENTRIES.c.id, sort_by_parameter_order=True)
+_UPDATE_HEAD = (
+    update(_HEAD)
+    .where(_HEAD.c.id == HEAD_ID)
+    .values(last_hash=bindparam("new_hash"), last_entry_id=bindparam("new_entry_id"))
+)
+
+
+def _locked_head_hash(session: Session) -> str:
+    """The head's hash, the row created lazily with the genesis hash, locked for this
+    transaction."""
+    conn = session.connection()
+    found = conn.execute(_SELECT_HEAD).scalar()
+    if found is not None:
+        return str(found)
+    dialect = conn.dialect.name
     values = {"id": HEAD_ID, "last_entry_id": 0, "last_hash": GENESIS_HASH}
     if dialect == "postgresql":
-        session.execute(pg_insert(LedgerHead).values(values).on_conflict_do_nothing())
+        conn.execute(pg_insert(_HEAD).values(values).on_conflict_do_nothing())
     elif dialect == "sqlite":
-        session.execute(sqlite_insert(LedgerHead).values(values).on_conflict_do_nothing())
-    elif session.get(LedgerHead, HEAD_ID) is None:
-        session.add(LedgerHead(**values))
-        session.flush()
-    head = session.scalar(locked)
-    assert head is not None
-    return head
+        conn.execute(sqlite_insert(_HEAD).values(values).on_conflict_do_nothing())
+    elif conn.execute(_SELECT_HEAD).scalar() is None:
+        conn.execute(insert(_HEAD).values(values))
+    found = conn.execute(_SELECT_HEAD).scalar()
+    assert found is not None
+    return str(found)
 
 
 def append_entries(session: Session, records: Sequence[LedgerRecord]) -> list[int]:
@@ -48,8 +62,7 @@ def append_entries(session: Session, records: Sequence[LedgerRecord]) -> list[in
     entries' ids. The head stays locked until the caller commits, so callers append last."""
     if not records:
         return []
-    head = _locked_head(session)
-    prev = head.last_hash
+    prev = _locked_head_hash(session)
     rows: list[dict[str, object]] = []
     for record in records:
         digest = chain_hash(record, prev)
@@ -72,15 +85,11 @@ def append_entries(session: Session, records: Sequence[LedgerRecord]) -> list[in
             }
         )
         prev = digest
-    # One multi-row INSERT (no unit-of-work objects); ids come back in the rows' order, which is
-    # the chain's order: the head is locked, so no other append can interleave.
-    ids = list(
-        session.scalars(
-            insert(LedgerEntry).returning(LedgerEntry.id, sort_by_parameter_order=True), rows
-        )
-    )
-    head.last_hash = prev
-    head.last_entry_id = ids[-1]
+    # One multi-row INSERT; ids come back in the rows' order, which is the chain's order: the
+    # head is locked, so no other append can interleave.
+    conn = session.connection()
+    ids = [int(i) for i in conn.execute(_INSERT_ENTRIES, rows).scalars()]
+    conn.execute(_UPDATE_HEAD, {"new_hash": prev, "new_entry_id": ids[-1]})
     return ids
 
 

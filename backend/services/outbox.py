@@ -10,9 +10,9 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
-from sqlalchemy import Select, func, select, update
+from sqlalchemy import Select, Table, func, select, update
 from sqlalchemy.orm import Session
 
 from backend.db.models import OutboxEntry, Preference, Subject
@@ -27,6 +27,19 @@ from backend.domain.outbox_plan import (
 from backend.services.deps import Deps
 
 Q = TypeVar("Q", bound=Select[Any])
+
+OUTBOX_TABLE = cast(Table, OutboxEntry.__table__)
+# The columns a new row leaves empty (claim, hold, delivery, error, the preference it carries).
+_EMPTY_ON_CREATE = dict.fromkeys(
+    ("preference_id", "claimed_until", "hold_until", "sent_at", "last_error")
+)
+
+
+def new_row(**values: Any) -> dict[str, Any]:
+    """The column values of a new outbox row, for one multi-row INSERT (every row the same
+    keys): ``values`` with the columns a new row leaves empty."""
+    return {**_EMPTY_ON_CREATE, **values}
+
 
 LEASE_SECONDS = 120
 CLAIM_LIMIT = 250

@@ -62,10 +62,17 @@ class SaveJob:
         return "e:" + (self.identity.email or "")
 
 
-class GroupWriter:
-    """Leader/follower group commit: ``submit`` blocks until the job is written."""
+Take = Callable[[], list[SaveJob]]
 
-    def __init__(self, write: Callable[[list[SaveJob]], None], max_group: int = MAX_GROUP) -> None:
+
+class GroupWriter:
+    """Leader/follower group commit: ``submit`` blocks until the job is written.
+
+    The leader's write gets ``take``, which forms the group when called: the write calls it once
+    it holds the database's write lock, so every save that arrived while it waited for the lock
+    joins this group instead of waiting for the next one."""
+
+    def __init__(self, write: Callable[[Take], None], max_group: int = MAX_GROUP) -> None:
         self._write = write
         self._max_group = max_group
         self._lock = threading.Lock()
@@ -81,12 +88,18 @@ class GroupWriter:
             job.done.wait()
             if not job.leads:
                 return
-        # Leading: the job is first in the queue, so the group taken now contains it.
-        group = self._take()
+        # Leading: the job is first in the queue, so the group taken contains it.
+        group: list[SaveJob] = []
+
+        def take() -> list[SaveJob]:
+            if not group:
+                group.extend(self._take())
+            return group
+
         try:
-            self._write(group)
+            self._write(take)
         finally:
-            for member in group:
+            for member in take():
                 if member is not job:
                     member.done.set()
             self._hand_over()
@@ -122,66 +135,71 @@ def writer(deps: Deps) -> GroupWriter:
         with _create_lock:
             found = deps.extras.get(WRITER_KEY)
             if found is None:
-                found = GroupWriter(lambda jobs: write_group(deps, jobs))
+                found = GroupWriter(lambda take: write_group(deps, take))
                 deps.extras[WRITER_KEY] = found
     return found
 
 
-def write_group(deps: Deps, jobs: list[SaveJob]) -> None:
-    """Write ``jobs`` in one transaction; if that fails, each alone, so only a bad one fails.
-    Propagation is enqueued once, after the commit."""
+def write_group(deps: Deps, take: Take) -> None:
+    """Begin a transaction (on SQLite: wait for the write lock), take the group, write it; if
+    that fails, write each save alone, so only a bad one fails. Propagation is enqueued once,
+    after the commit."""
+    jobs: list[SaveJob] = []
     try:
-        _write(deps, jobs)
+        with deps.session() as session:
+            session.connection()  # BEGIN; the group is formed only now
+            jobs = take()
+            _write(session, jobs, deps.clock())
     except Exception as exc:  # noqa: BLE001 - raised again in the request it belongs to
+        jobs = take()
         if len(jobs) == 1:
             jobs[0].error = exc
         else:
             log.info("save group failed; writing its saves one by one", extra={"n": len(jobs)})
             for job in jobs:
                 try:
-                    _write(deps, [job])
+                    with deps.session() as session:
+                        _write(session, [job], deps.clock())
                 except Exception as one:  # noqa: BLE001 - raised again in the job's request
                     job.error = one
     touched = {c for job in jobs if job.error is None for c in job.applied.connection_ids}
     enqueue_propagation(deps, touched)
 
 
-def _write(deps: Deps, jobs: Sequence[SaveJob]) -> None:
+def _write(session: Session, jobs: Sequence[SaveJob], now: datetime) -> None:
     for job in jobs:  # a group that failed may have left its answer half-filled
         job.applied, job.unsubscribed_all, job.subject_id = Applied(0, frozenset()), False, None
-    with deps.session() as session:
-        now = deps.clock()
-        found = _find_subjects(session, jobs)
-        existing = _choices(session, [s.id for s in found.values()])
-        sets: list[tuple[SaveJob, ChangeSet]] = []
-        newcomers: list[tuple[SaveJob, list[Change]]] = []
-        for job in jobs:
-            subject = found.get(job.key)
-            job.existing = _for_topics(existing.get(subject.id, []) if subject else [], job)
-            changes = _plan(job)
-            if subject is not None:
-                refresh_email(subject, job.identity)
-                sets.append((job, _change_set(job, subject, changes, now)))
-            elif changes:  # someone never seen who changes nothing: nothing is written
-                newcomers.append((job, changes))
-        # New people in a fixed order, so two groups creating the same two never deadlock.
-        newcomers.sort(key=lambda pair: pair[0].key)
-        created = create_subjects(session, [job.identity for job, _ in newcomers], now)
-        for (job, changes), (subject, fresh) in zip(newcomers, created, strict=True):
-            if not fresh:
-                # Another request created this person meanwhile: plan again under the lock.
-                choices = _choices(session, [subject.id]).get(subject.id, [])
-                job.existing = _for_topics(choices, job)
-                changes = _plan(job)
+    found = _find_subjects(session, jobs)
+    existing = _choices(session, [s.id for s in found.values()])
+    sets: list[tuple[SaveJob, ChangeSet]] = []
+    newcomers: list[tuple[SaveJob, list[Change]]] = []
+    for job in jobs:
+        subject = found.get(job.key)
+        job.existing = _for_topics(existing.get(subject.id, []) if subject else [], job)
+        changes = _plan(job)
+        if subject is not None:
+            refresh_email(subject, job.identity)
             sets.append((job, _change_set(job, subject, changes, now)))
-        order = {id(job): index for index, job in enumerate(jobs)}
-        sets.sort(key=lambda pair: order[id(pair[0])])
-        for (job, change_set), applied in zip(
-            sets, apply_change_sets(session, [cs for _, cs in sets]), strict=True
-        ):
-            job.applied = applied
-            job.unsubscribed_all = change_set.subject.unsubscribed_all_at is not None
-            job.subject_id = change_set.subject.id
+        elif changes:  # someone never seen who changes nothing: nothing is written
+            newcomers.append((job, changes))
+    # New people in a fixed order, so two groups creating the same two never deadlock.
+    newcomers.sort(key=lambda pair: pair[0].key)
+    created = create_subjects(session, [job.identity for job, _ in newcomers], now)
+    for (job, changes), (subject, fresh) in zip(newcomers, created, strict=True):
+        if not fresh:
+            # Another request created this person meanwhile: plan again under the lock.
+            choices = _choices(session, [subject.id]).get(subject.id, [])
+            job.existing = _for_topics(choices, job)
+            changes = _plan(job)
+        sets.append((job, _change_set(job, subject, changes, now)))
+    order = {id(job): index for index, job in enumerate(jobs)}
+    sets.sort(key=lambda pair: order[id(pair[0])])
+    for (job, change_set), applied in zip(
+        sets, apply_change_sets(session, [cs for _, cs in sets]), strict=True
+    ):
+        job.applied = applied
+        job.unsubscribed_all = change_set.subject.unsubscribed_all_at is not None
+        job.subject_id = change_set.subject.id
 
 
 def _plan(job: SaveJob) -> list[Change]:

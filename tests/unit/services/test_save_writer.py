@@ -5,12 +5,17 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
 from typing import Any
+
+from sqlalchemy.exc import OperationalError
 
 from backend.domain.identity import VisitorIdentity
 from backend.domain.preferences import SaveRequest
 from backend.services.consent import ChoiceContext
-from backend.services.save_writer import GroupWriter, SaveJob
+from backend.services.save_writer import GroupWriter, SaveJob, Take, write_group
 
 
 def job(external_id: str) -> SaveJob:
@@ -27,7 +32,8 @@ class Recorder:
         self.fail_on = fail_on
         self.lock = threading.Lock()
 
-    def __call__(self, jobs: list[SaveJob]) -> None:
+    def __call__(self, take: Take) -> None:
+        jobs = take()
         with self.lock:
             self.groups.append([j.identity.external_id or "" for j in jobs])
         time.sleep(self.pause)
@@ -103,7 +109,7 @@ def test_a_failing_write_reaches_only_its_own_job_and_the_writer_goes_on() -> No
 
 
 def test_an_exception_escaping_the_write_still_releases_the_group() -> None:
-    def explode(jobs: list[SaveJob]) -> None:
+    def explode(take: Take) -> None:
         raise KeyboardInterrupt
 
     writer = GroupWriter(explode)
@@ -115,3 +121,47 @@ def test_an_exception_escaping_the_write_still_releases_the_group() -> None:
     writer._write = recorder  # the writer is not left busy
     writer.submit(job("b"))
     assert recorder.groups == [["b"]]
+
+
+def test_the_group_is_formed_when_the_write_begins_so_saves_arriving_meanwhile_join_it() -> None:
+    """The write calls ``take`` once it holds the database's write lock; saves that arrived
+    while it waited for the lock are in this group, not the next one."""
+    groups: list[list[str]] = []
+    arrived = threading.Event()
+
+    def write(take: Take) -> None:
+        arrived.wait(timeout=5)  # waiting for the write lock
+        groups.append([j.identity.external_id or "" for j in take()])
+
+    writer = GroupWriter(write)
+    leader = threading.Thread(target=writer.submit, args=(job("lead"),))
+    leader.start()
+    time.sleep(0.02)
+    followers = [threading.Thread(target=writer.submit, args=(job(f"f{n}"),)) for n in range(3)]
+    for t in followers:
+        t.start()
+    time.sleep(0.05)
+    arrived.set()
+    for t in [leader, *followers]:
+        t.join(timeout=10)
+    assert groups == [["lead", "f0", "f1", "f2"]]
+
+
+def test_a_write_that_cannot_begin_fails_every_save_of_its_group() -> None:
+    """No save may be answered as written when its transaction never began (database down)."""
+
+    class NoDatabase:
+        jobs = None
+
+        @contextmanager
+        def session(self) -> Iterator[Any]:
+            raise OperationalError("BEGIN IMMEDIATE", {}, Exception("unable to open database"))
+            yield
+
+        def clock(self) -> datetime:
+            return datetime.now(UTC)
+
+    deps: Any = NoDatabase()
+    writer = GroupWriter(lambda take: write_group(deps, take))
+    jobs = run_all(writer, ["a", "b", "c"])
+    assert all(isinstance(j.error, OperationalError) for j in jobs)
