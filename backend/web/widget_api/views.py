@@ -20,7 +20,6 @@ from backend.services import email_codes, preferences
 from backend.services.widget_identity import request_token
 from backend.web import current_deps
 from backend.web.errors import error_response
-from backend.web.security import limiter
 from backend.web.widget_api import bp
 from backend.web.widget_api import limits as lim
 
@@ -82,10 +81,11 @@ def _code_rejected(exc: email_codes.CodeRejectedError) -> Response:
 
 @bp.post("/bootstrap")
 @bp.post("/<property_code>/bootstrap")
-@limiter.limit(lim.WIDGET_PER_IP, key_func=lim.ip_key)
-@limiter.limit(lim.WIDGET_PER_TOKEN, key_func=lim.token_key)
 def bootstrap(property_code: str | None = None) -> ResponseReturnValue:
     """Texts, topics × channels and the visitor's state; 401 carries the public texts."""
+    limited = lim.widget_limits()
+    if limited is not None:
+        return limited
     req = parse_bootstrap(_body(property_code))
     result = preferences.bootstrap(current_deps(), _token(), req)
     if result.state is None:
@@ -95,9 +95,10 @@ def bootstrap(property_code: str | None = None) -> ResponseReturnValue:
 
 @bp.post("/preferences")
 @bp.post("/<property_code>/preferences")
-@limiter.limit(lim.WIDGET_PER_IP, key_func=lim.ip_key)
-@limiter.limit(lim.WIDGET_PER_TOKEN, key_func=lim.token_key)
 def save_preferences(property_code: str | None = None) -> ResponseReturnValue:
+    limited = lim.widget_limits()
+    if limited is not None:
+        return limited
     req = parse_save(_body(property_code))
     info = preferences.RequestInfo(
         origin=request.headers.get("Origin"), user_agent=request.user_agent.string or None
