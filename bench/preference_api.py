@@ -25,10 +25,12 @@ from bench.preference_load import Load, RequestFactory, generator_ceiling, run_l
 from bench.preference_setup import GROUPS, ORIGIN, PROPERTY, Stack, document, mint_tokens, stack
 from sqlalchemy import func, select
 
+from backend.cli.run import SERVE_THREADS, SERVE_WORKERS
+
 SAVE_PATH = "/api/public/v1/preferences"
 CHOICES = sorted(GROUPS)
-DEFAULT_WORKERS = 2
-DEFAULT_THREADS = 8
+DEFAULT_WORKERS = SERVE_WORKERS  # ``optline serve``'s defaults
+DEFAULT_THREADS = SERVE_THREADS
 
 
 def save_factory(tokens: list[tuple[str, str]], host: str) -> Any:

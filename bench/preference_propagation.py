@@ -35,6 +35,7 @@ from bench.preference_setup import (
 )
 from sqlalchemy import func, select
 
+from backend.cli.run import SERVE_THREADS, SERVE_WORKERS
 from tests.fakes.braze_fake import BrazeFake
 
 CHOICES = sorted(GROUPS)
@@ -155,7 +156,7 @@ def measure(kind: str, *, seconds: float, rate: float, drain_timeout: float) -> 
         for (_, channel), group in GROUPS.items():
             fake.add_subscription_group(group, channel)
         current.apply(document(fake.url))  # default connection settings
-        base = current.serve(workers=2, threads=8)  # ``optline serve`` defaults
+        base = current.serve(workers=SERVE_WORKERS, threads=SERVE_THREADS)  # ``optline serve``'s
         current.worker()
         changes, failures = drive(base, seconds, rate)
         deadline = time.monotonic() + drain_timeout

@@ -75,6 +75,7 @@ from bench.preference_setup import (
 )
 from sqlalchemy import func, select
 
+from backend.cli.run import SERVE_THREADS, SERVE_WORKERS
 from tests.fakes.braze_fake import BrazeFake
 
 SAVE_PATH = "/api/public/v1/preferences"
@@ -827,8 +828,10 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
         "--tag-rate", type=float, default=None, help="tag fetches/s, half revalidations; rate / 10"
     )
     parser.add_argument("--db", choices=("postgresql", "sqlite"), default="postgresql")
-    parser.add_argument("--workers", type=int, default=2, help="gunicorn workers (serve default)")
-    parser.add_argument("--threads", type=int, default=8, help="threads per gunicorn worker")
+    parser.add_argument("--workers", type=int, default=SERVE_WORKERS, help="gunicorn workers")
+    parser.add_argument(
+        "--threads", type=int, default=SERVE_THREADS, help="threads per gunicorn worker"
+    )
     parser.add_argument("--visitors", type=int, default=6000)
     parser.add_argument("--processes", type=int, default=2, help="load generator processes")
     parser.add_argument("--connections", type=int, default=32, help="per generator process")
