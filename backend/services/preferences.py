@@ -40,7 +40,7 @@ from backend.services.deps import Deps
 from backend.services.propagation import enqueue_propagation
 from backend.services.property_cache import PropertySnapshot, property_snapshot
 from backend.services.save_writer import SaveJob, writer
-from backend.services.widget_identity import LINK_PROOF, authenticate, ledger_source
+from backend.services.widget_identity import authenticate, ledger_source, may_request_data
 
 log = logging.getLogger(__name__)
 
@@ -97,7 +97,7 @@ def bootstrap(deps: Deps, token: str | None, req: BootstrapRequest) -> Bootstrap
                 "email_masked": mask_email(_email_of(identity, subject)),
                 # A session from an email link may change choices, never request data: the widget
                 # leaves the access and erasure buttons out rather than offer a certain 403.
-                "can_request_data": identity.proof != LINK_PROOF,
+                "can_request_data": may_request_data(identity),
             },
         }
     return Bootstrap(public=public, state=state)

@@ -35,7 +35,7 @@ from backend.services.audit import record_change
 from backend.services.catalogue import find_subject, load_property, subjects_named
 from backend.services.deps import Deps
 from backend.services.suppressions import is_suppressed, salt, suppression_check
-from backend.services.widget_identity import LINK_PROOF, authenticate
+from backend.services.widget_identity import authenticate, may_request_data
 
 __all__ = ["is_suppressed", "suppression_check"]
 
@@ -164,7 +164,7 @@ def create_visitor_request(
     A session opened from an email link is refused: a forwarded email must not let its reader
     download or delete someone's data. Preferences, yes; data requests need a real sign-in.
     """
-    if identity.proof == LINK_PROOF:
+    if not may_request_data(identity):
         raise ForbiddenError(
             "Data requests need you to sign in on the site (or confirm your email with a code); "
             "a link from an email can only change preferences."

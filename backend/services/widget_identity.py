@@ -61,6 +61,13 @@ def bearer_token(header: str | None, body: Any = None) -> str:
     return token
 
 
+def may_request_data(identity: VisitorIdentity) -> bool:
+    """Whether this visitor may ask for their data or its erasure: not from a session opened by
+    an email link (a forwarded email must not let its reader download or delete someone's data;
+    preferences, yes)."""
+    return identity.proof != LINK_PROOF
+
+
 def ledger_source(identity: VisitorIdentity) -> str:
     """The ledger source of a visitor's own choices: "hosted" when they came from an email link."""
     return "hosted" if identity.proof == LINK_PROOF else "widget"
