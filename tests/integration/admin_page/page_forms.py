@@ -9,8 +9,11 @@ from typing import Any
 
 from flask.testing import FlaskClient
 from sqlalchemy import func, select
+from werkzeug.datastructures import MultiDict
 from werkzeug.test import TestResponse
 
+from backend.db.models import AuditEntry
+from backend.services import configuration
 from backend.services.deps import Deps
 
 ADMIN_EMAIL = "admin@example.com"
@@ -187,3 +190,19 @@ def scrape_form(html: str) -> dict[str, list[str]]:
     scraper = FormScraper()
     scraper.feed(html)
     return scraper.values
+
+
+def assert_edit_form_round_trips(client: FlaskClient, deps: Deps, kind: str, url: str) -> None:
+    """Posting an edit form exactly as rendered says "unchanged" and changes nothing: not the
+    object, not the audit log."""
+    code = url.rstrip("/").rsplit("/", 1)[1]
+    before = configuration.get_object(deps, kind, code)
+    audit = count_rows(deps, AuditEntry)
+    values = scrape_form(client.get(url).get_data(as_text=True))
+    response = client.post(
+        url, data=MultiDict([(name, value) for name, items in values.items() for value in items])
+    )
+    assert response.status_code == 302, response.get_data(as_text=True)
+    assert "is unchanged." in client.get(url).get_data(as_text=True)
+    assert configuration.get_object(deps, kind, code) == before
+    assert count_rows(deps, AuditEntry) == audit

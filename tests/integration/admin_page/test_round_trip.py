@@ -4,17 +4,13 @@ from __future__ import annotations
 
 import pytest
 from flask.testing import FlaskClient
-from werkzeug.datastructures import MultiDict
 
-from backend.db.models import AuditEntry
-from backend.services import configuration
 from backend.services.deps import Deps
 from tests.integration.admin_page.page_forms import (
     S3_SECRET,
-    count_rows,
+    assert_edit_form_round_trips,
     create_connection,
     property_form,
-    scrape_form,
     submit,
     subscription_form,
 )
@@ -60,14 +56,4 @@ def configured(admin: FlaskClient) -> FlaskClient:
 def test_edit_form_as_rendered_changes_nothing(
     configured: FlaskClient, deps: Deps, kind: str, url: str
 ) -> None:
-    code = url.rstrip("/").rsplit("/", 1)[1]
-    before = configuration.get_object(deps, kind, code)
-    audit = count_rows(deps, AuditEntry)
-    values = scrape_form(configured.get(url).get_data(as_text=True))
-    response = configured.post(
-        url, data=MultiDict([(name, value) for name, items in values.items() for value in items])
-    )
-    assert response.status_code == 302, response.get_data(as_text=True)
-    assert "is unchanged." in configured.get(url).get_data(as_text=True)
-    assert configuration.get_object(deps, kind, code) == before
-    assert count_rows(deps, AuditEntry) == audit
+    assert_edit_form_round_trips(configured, deps, kind, url)

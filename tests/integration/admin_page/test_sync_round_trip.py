@@ -7,10 +7,13 @@ import pytest
 from flask.testing import FlaskClient
 from werkzeug.datastructures import MultiDict
 
-from backend.db.models import AuditEntry
 from backend.services import configuration
 from backend.services.deps import Deps
-from tests.integration.admin_page.page_forms import count_rows, scrape_form, submit
+from tests.integration.admin_page.page_forms import (
+    assert_edit_form_round_trips,
+    scrape_form,
+    submit,
+)
 from tests.integration.admin_page.sync_page_forms import (
     WEBHOOK,
     seed_sync,
@@ -66,17 +69,7 @@ def configured(admin: FlaskClient) -> FlaskClient:
 def test_edit_form_as_rendered_changes_nothing(
     configured: FlaskClient, deps: Deps, kind: str, url: str
 ) -> None:
-    code = url.rstrip("/").rsplit("/", 1)[1]
-    before = configuration.get_object(deps, kind, code)
-    audit = count_rows(deps, AuditEntry)
-    values = scrape_form(configured.get(url).get_data(as_text=True))
-    response = configured.post(
-        url, data=MultiDict([(name, value) for name, items in values.items() for value in items])
-    )
-    assert response.status_code == 302, response.get_data(as_text=True)
-    assert "is unchanged." in configured.get(url).get_data(as_text=True)
-    assert configuration.get_object(deps, kind, code) == before
-    assert count_rows(deps, AuditEntry) == audit
+    assert_edit_form_round_trips(configured, deps, kind, url)
 
 
 def test_the_round_trip_fixture_stores_what_it_says(configured: FlaskClient, deps: Deps) -> None:
