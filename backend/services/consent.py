@@ -253,7 +253,8 @@ def _store_preferences(
             if values["id"] is None:
                 inserts.append((change_set, values))
             else:
-                updates.append({"pref_id": values["id"], **_pick(values, _PREFERENCE_STATE)})
+                state = {key: values[key] for key in _PREFERENCE_STATE}
+                updates.append({"pref_id": values["id"], **state})
     if not updates and not inserts:
         return
     conn = session.connection()
@@ -290,22 +291,17 @@ def _store_subjects(
             rows.append((subject, {**current, **plan.subject_values}))
     if not rows:
         return
-    stored = [(s, v) for s, v in rows if s.id is not None and inspect(s).persistent]
+    stored = [(s, v) for s, v in rows if inspect(s).persistent]
     if stored:
         session.connection().execute(
             _UPDATE_SUBJECTS, [{"subject_id": s.id, **values} for s, values in stored]
         )
     for subject, values in rows:
-        written = any(subject is s for s, _ in stored)
         for name in _SUBJECT_STATE:
-            if written:
+            if inspect(subject).persistent:
                 set_committed_value(subject, name, values[name])
             else:  # not in the database yet: the unit of work writes it with the rest
                 setattr(subject, name, values[name])
-
-
-def _pick(values: Mapping[str, Any], keys: Sequence[str]) -> dict[str, Any]:
-    return {key: values[key] for key in keys}
 
 
 def _write_outbox(

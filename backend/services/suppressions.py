@@ -137,19 +137,21 @@ class SuppressionCheck:
         self._deps.extras[KNOWN_KEY] = (marker, known)
         return known
 
+    def _digests(self) -> frozenset[tuple[str, str]]:
+        if self._known is None:
+            self._known = self._load()
+        return self._known
+
     def holds_any(self) -> bool:
         """Whether any suppression exists at all (when none does, no row needs checking)."""
-        if self._known is None:
-            self._known = self._load()
-        return bool(self._known)
+        return bool(self._digests())
 
     def __call__(self, external_id: str | None = None, email: str | None = None) -> bool:
-        if self._known is None:
-            self._known = self._load()
-        if not self._known:
+        known = self._digests()
+        if not known:
             return False
         wanted = rules.digests(self._salt, external_ids=[external_id], emails=[email])
-        return not wanted.isdisjoint(self._known)
+        return not wanted.isdisjoint(known)
 
 
 def suppression_check(deps: Deps, session: Session) -> SuppressionCheck:

@@ -17,7 +17,6 @@ from typing import Any
 
 from sqlalchemy import insert, update
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
 from backend.db.models import BrazeConnection, SyncConnection, SyncRun, SyncRunError
@@ -136,22 +135,6 @@ def upsert(session: Session, table: Any, rows: list[dict[str, Any]], keys: list[
     statement = module.insert(table)
     changing = {c: statement.excluded[c] for c in rows[0] if c not in keys}
     session.execute(statement.on_conflict_do_update(index_elements=keys, set_=changing), rows)
-
-
-def driver_sql(session: Session, statement: str) -> tuple[Connection, str]:
-    """A bulk statement for the driver itself (no per-row SQLAlchemy processing: hot paths).
-
-    Statements are written with ``?`` placeholders and ``?j`` for a JSON value (passed as a JSON
-    string); psycopg gets ``%s`` and an explicit JSONB cast.
-    """
-    conn = session.connection()
-    if conn.dialect.paramstyle == "qmark":
-        return conn, statement.replace("?j", "?")
-    return conn, statement.replace("?j", "CAST(%s AS JSONB)").replace("?", "%s")
-
-
-def placeholders(count: int) -> str:
-    return ", ".join("?" * count)
 
 
 def as_json(value: Any) -> Any:

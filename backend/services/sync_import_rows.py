@@ -28,9 +28,10 @@ from backend.domain.import_rows import (
 )
 from backend.domain.json_codec import dumps
 from backend.domain.merge import MISSING
+from backend.services.driver_sql import driver_sql, placeholders
 from backend.services.segments import SegmentDef, load_definitions, refresh_profiles
 from backend.services.suppressions import SuppressionCheck
-from backend.services.sync_common import PREVIEW_SAMPLES, as_json, driver_sql, placeholders
+from backend.services.sync_common import PREVIEW_SAMPLES, as_json
 
 PROFILES = Profile.__table__
 STATES = ImportRowState.__table__

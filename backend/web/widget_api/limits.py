@@ -94,15 +94,12 @@ for i, key in ipairs(KEYS) do
 end
 return {0, 0}
 """
-_SCRIPTS: dict[int, Any] = {}
 
 
 def acquire_all(client: Any, limits: Sequence[tuple[str, str]], now: float) -> int:
     """Count one hit against every (limit, key) pair in Redis at once, or none; 0 when allowed,
     else the seconds until the refusing limit has room."""
-    script = _SCRIPTS.get(id(client))
-    if script is None:
-        script = _SCRIPTS[id(client)] = client.register_script(ACQUIRE_ALL)
+    script = client.register_script(ACQUIRE_ALL)  # only hashes the text; runs by EVALSHA
     args: list[Any] = [repr(now)]
     keys: list[str] = []
     for value, key in limits:
