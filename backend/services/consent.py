@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import Table, bindparam, insert, inspect, update
+from sqlalchemy import Table, insert, inspect
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.orm.session import make_transient_to_detached
@@ -18,6 +18,7 @@ from backend.domain.ledger import LedgerRecord
 from backend.domain.outbox_plan import KIND_GROUP
 from backend.domain.preferences import ALL_TOPICS, GLOBAL_KINDS, Change, TopicSpec, plan_globals
 from backend.services import braze_aliases
+from backend.services.bulk_rows import insert_rows, is_sqlite, take_ids, update_rows
 from backend.services.catalogue import ConnectionInfo
 from backend.services.ledger import append_entries
 from backend.services.outbox import OUTBOX_TABLE, new_row
@@ -126,8 +127,8 @@ def apply_change_sets(session: Session, change_sets: Sequence[ChangeSet]) -> lis
         for row, pref in outbox:
             if pref is not None:
                 row["preference_id"] = pref["id"]
-        # One multi-row INSERT; nothing reads these rows back in this transaction.
-        session.connection().execute(insert(OUTBOX_TABLE), [row for row, _ in outbox])
+        # Nothing reads these rows back in this transaction.
+        insert_rows(session.connection(), OUTBOX_TABLE, [row for row, _ in outbox])
     _store_subjects(session, change_sets, planned)
     return applied
 
@@ -136,18 +137,8 @@ _PREFERENCES = cast(Table, Preference.__table__)
 _SUBJECTS = cast(Table, Subject.__table__)
 _PREFERENCE_STATE = ("state", "source", "updated_at", "sync_status", "synced_at", "ledger_entry_id")
 _SUBJECT_STATE = ("last_seen_at", "unsubscribed_all_at", "global_states")
-_UPDATE_PREFERENCES = (
-    update(_PREFERENCES)
-    .where(_PREFERENCES.c.id == bindparam("pref_id"))
-    .values({key: bindparam(key) for key in _PREFERENCE_STATE})
-)
 _INSERT_PREFERENCES = insert(_PREFERENCES).returning(
     _PREFERENCES.c.id, sort_by_parameter_order=True
-)
-_UPDATE_SUBJECTS = (
-    update(_SUBJECTS)
-    .where(_SUBJECTS.c.id == bindparam("subject_id"))
-    .values({key: bindparam(key) for key in _SUBJECT_STATE})
 )
 
 
@@ -253,16 +244,20 @@ def _store_preferences(
             if values["id"] is None:
                 inserts.append((change_set, values))
             else:
-                state = {key: values[key] for key in _PREFERENCE_STATE}
-                updates.append({"pref_id": values["id"], **state})
+                updates.append({"id": values["id"], **{k: values[k] for k in _PREFERENCE_STATE}})
     if not updates and not inserts:
         return
     conn = session.connection()
-    if updates:
-        conn.execute(_UPDATE_PREFERENCES, updates)
+    update_rows(conn, _PREFERENCES, updates)
     if inserts:
         new_rows = [{k: v for k, v in values.items() if k != "id"} for _, values in inserts]
-        ids = list(conn.execute(_INSERT_PREFERENCES, new_rows).scalars())
+        if is_sqlite(conn):
+            ids = take_ids(conn, _PREFERENCES, len(new_rows))
+            insert_rows(
+                conn, _PREFERENCES, [{"id": i, **r} for i, r in zip(ids, new_rows, strict=True)]
+            )
+        else:
+            ids = list(conn.execute(_INSERT_PREFERENCES, new_rows).scalars())
         for (_, values), new_id in zip(inserts, ids, strict=True):
             values["id"] = int(new_id)
     for change_set, plan in zip(change_sets, planned, strict=True):
@@ -293,9 +288,7 @@ def _store_subjects(
         return
     stored = [(s, v) for s, v in rows if inspect(s).persistent]
     if stored:
-        session.connection().execute(
-            _UPDATE_SUBJECTS, [{"subject_id": s.id, **values} for s, values in stored]
-        )
+        update_rows(session.connection(), _SUBJECTS, [{"id": s.id, **v} for s, v in stored])
     for subject, values in rows:
         for name in _SUBJECT_STATE:
             if inspect(subject).persistent:

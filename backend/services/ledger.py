@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 
 from backend.db.models import LedgerEntry, LedgerHead
 from backend.domain.ledger import GENESIS_HASH, ChainReport, ChainVerifier, LedgerRecord, chain_hash
+from backend.services.bulk_rows import insert_rows, is_sqlite, take_ids
 from backend.services.catalogue import subjects_named
 from backend.services.deps import Deps
 
@@ -85,10 +86,14 @@ def append_entries(session: Session, records: Sequence[LedgerRecord]) -> list[in
             }
         )
         prev = digest
-    # One multi-row INSERT; ids come back in the rows' order, which is the chain's order: the
-    # head is locked, so no other append can interleave.
+    # Ids in the chain's order: the head is locked, so no other append can interleave. SQLite
+    # gets them before the INSERT (one statement rather than one per row with RETURNING).
     conn = session.connection()
-    ids = [int(i) for i in conn.execute(_INSERT_ENTRIES, rows).scalars()]
+    if is_sqlite(conn):
+        ids = take_ids(conn, _ENTRIES, len(rows))
+        insert_rows(conn, _ENTRIES, [{"id": i, **row} for i, row in zip(ids, rows, strict=True)])
+    else:
+        ids = [int(i) for i in conn.execute(_INSERT_ENTRIES, rows).scalars()]
     conn.execute(_UPDATE_HEAD, {"new_hash": prev, "new_entry_id": ids[-1]})
     return ids
 
