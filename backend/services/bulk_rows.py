@@ -13,8 +13,9 @@ psycopg sends as one pipeline.
 
 - ``insert_rows``: one multi-row ``INSERT … VALUES``;
 - ``update_rows``: one ``UPDATE … FROM`` a ``VALUES`` list (SQLite 3.33 and later);
-- ``take_ids``: on SQLite, the next free ids of a table, so rows can be inserted with their ids
-  instead of with ``RETURNING``.
+- ``insert_returning_ids``: insert rows and return their ids in the rows' order (on SQLite the
+  ids are taken first, ``take_ids``, instead of read back with ``RETURNING``);
+- ``attach_written``: the ORM object of a row written here, persistent in the session.
 """
 
 from __future__ import annotations
@@ -22,16 +23,21 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Callable, Sequence
 from functools import lru_cache
-from typing import Any
+from typing import Any, TypeVar
 
-from sqlalchemy import Table, bindparam, func, insert, select, update
+from sqlalchemy import Table, Update, bindparam, func, insert, select, update
 from sqlalchemy.engine import Connection, Dialect
+from sqlalchemy.orm import Session
+from sqlalchemy.orm.session import make_transient_to_detached
+
+from backend.services.driver_sql import placeholders
 
 # The smallest limit on variables per statement of any SQLite still in use (before 3.32).
 SQLITE_MAX_VARIABLES = 999
 UPDATE_FROM_SQLITE = (3, 33, 0)
 
 Processor = Callable[[Any], Any] | None
+T = TypeVar("T")
 
 
 def is_sqlite(conn: Connection) -> bool:
@@ -61,13 +67,8 @@ def update_rows(
         return
     names = (key, *(name for name in rows[0] if name != key))
     if not is_sqlite(conn) or sqlite3.sqlite_version_info < UPDATE_FROM_SQLITE:
-        statement = (
-            update(table)
-            .where(table.c[key] == bindparam("_key"))
-            .values({name: bindparam(name) for name in names[1:]})
-        )
         conn.execute(
-            statement,
+            _update_each(table, names),
             [{"_key": row[key], **{name: row[name] for name in names[1:]}} for row in rows],
         )
         return
@@ -75,6 +76,28 @@ def update_rows(
         conn.exec_driver_sql(
             _update_sql(table.name, names, len(chunk)), _params(conn.dialect, table, names, chunk)
         )
+
+
+def insert_returning_ids(
+    conn: Connection, table: Table, rows: Sequence[dict[str, Any]]
+) -> list[int]:
+    """Insert ``rows`` (every row the same keys, without ``id``); their new ids, in order. On
+    SQLite call it only inside a write transaction (``take_ids``)."""
+    if not rows:
+        return []
+    if is_sqlite(conn):
+        ids = take_ids(conn, table, len(rows))
+        insert_rows(conn, table, [{"id": i, **row} for i, row in zip(ids, rows, strict=True)])
+        return ids
+    return [int(i) for i in conn.execute(_insert_returning_id(table), list(rows)).scalars()]
+
+
+def attach_written(session: Session, obj: T) -> T:
+    """``obj``, built from the values of a row these helpers wrote, made persistent and clean in
+    ``session``, as if the unit of work had written it."""
+    make_transient_to_detached(obj)
+    session.add(obj)
+    return obj
 
 
 def take_ids(conn: Connection, table: Table, count: int) -> list[int]:
@@ -109,16 +132,31 @@ def _processor(dialect: Dialect, type_: Any) -> Processor:
     return processor
 
 
+@lru_cache(maxsize=64)
+def _update_each(table: Table, names: tuple[str, ...]) -> Update:
+    """``UPDATE table SET … WHERE key = :_key`` for ``executemany`` (the key first in ``names``)."""
+    return (
+        update(table)
+        .where(table.c[names[0]] == bindparam("_key"))
+        .values({name: bindparam(name) for name in names[1:]})
+    )
+
+
+@lru_cache(maxsize=64)
+def _insert_returning_id(table: Table) -> Any:
+    return insert(table).returning(table.c.id, sort_by_parameter_order=True)
+
+
 @lru_cache(maxsize=512)
 def _insert_sql(table: str, names: tuple[str, ...], count: int) -> str:
-    row = "(" + ", ".join("?" * len(names)) + ")"
+    row = f"({placeholders(len(names))})"
     sql = f"INSERT INTO {table} ({', '.join(names)}) VALUES "  # noqa: S608 - names from models
     return sql + ", ".join([row] * count)
 
 
 @lru_cache(maxsize=512)
 def _update_sql(table: str, names: tuple[str, ...], count: int) -> str:
-    row = "(" + ", ".join("?" * len(names)) + ")"
+    row = f"({placeholders(len(names))})"
     key, rest = names[0], names[1:]
     assignments = ", ".join(f"{name} = given.{name}" for name in rest)
     return (

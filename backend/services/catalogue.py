@@ -13,12 +13,12 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload
-from sqlalchemy.orm.session import make_transient_to_detached
 
 from backend.db.models import BrazeConnection, Preference, Property, Subject, Subscription
 from backend.domain.errors import NotFoundError
 from backend.domain.identity import VisitorIdentity
 from backend.domain.preferences import ChannelSpec, Current, TopicSpec
+from backend.services.bulk_rows import attach_written
 
 
 @dataclass(frozen=True)
@@ -141,9 +141,7 @@ def create_subjects(
     )
     created: dict[str, Subject] = {}
     for values in session.connection().execute(statement, rows).mappings():
-        new = Subject(**values)
-        make_transient_to_detached(new)
-        session.add(new)  # persistent and clean: its row exists
+        new = attach_written(session, Subject(**values))
         created[new.subject_key] = new
     out: list[tuple[Subject, bool]] = []
     for identity, row in zip(identities, rows, strict=True):

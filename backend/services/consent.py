@@ -8,17 +8,21 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import Table, insert, inspect
+from sqlalchemy import Table, inspect
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
-from sqlalchemy.orm.session import make_transient_to_detached
 
 from backend.db.models import Preference, Subject
 from backend.domain.ledger import LedgerRecord
 from backend.domain.outbox_plan import KIND_GROUP
 from backend.domain.preferences import ALL_TOPICS, GLOBAL_KINDS, Change, TopicSpec, plan_globals
 from backend.services import braze_aliases
-from backend.services.bulk_rows import insert_rows, is_sqlite, take_ids, update_rows
+from backend.services.bulk_rows import (
+    attach_written,
+    insert_returning_ids,
+    insert_rows,
+    update_rows,
+)
 from backend.services.catalogue import ConnectionInfo
 from backend.services.ledger import append_entries
 from backend.services.outbox import OUTBOX_TABLE, new_row
@@ -137,9 +141,6 @@ _PREFERENCES = cast(Table, Preference.__table__)
 _SUBJECTS = cast(Table, Subject.__table__)
 _PREFERENCE_STATE = ("state", "source", "updated_at", "sync_status", "synced_at", "ledger_entry_id")
 _SUBJECT_STATE = ("last_seen_at", "unsubscribed_all_at", "global_states")
-_INSERT_PREFERENCES = insert(_PREFERENCES).returning(
-    _PREFERENCES.c.id, sort_by_parameter_order=True
-)
 
 
 def _plan(cs: ChangeSet) -> _Planned:
@@ -249,26 +250,17 @@ def _store_preferences(
         return
     conn = session.connection()
     update_rows(conn, _PREFERENCES, updates)
-    if inserts:
-        new_rows = [{k: v for k, v in values.items() if k != "id"} for _, values in inserts]
-        if is_sqlite(conn):
-            ids = take_ids(conn, _PREFERENCES, len(new_rows))
-            insert_rows(
-                conn, _PREFERENCES, [{"id": i, **r} for i, r in zip(ids, new_rows, strict=True)]
-            )
-        else:
-            ids = list(conn.execute(_INSERT_PREFERENCES, new_rows).scalars())
-        for (_, values), new_id in zip(inserts, ids, strict=True):
-            values["id"] = int(new_id)
+    new_rows = [{k: v for k, v in values.items() if k != "id"} for _, values in inserts]
+    for (_, values), new_id in zip(
+        inserts, insert_returning_ids(conn, _PREFERENCES, new_rows), strict=True
+    ):
+        values["id"] = new_id
     for change_set, plan in zip(change_sets, planned, strict=True):
         for values, change, _ in plan.rows:
             key = (change.subscription, change.channel)
             pref = change_set.existing.get(key)
             if pref is None:
-                pref = Preference(**values)
-                make_transient_to_detached(pref)
-                session.add(pref)  # persistent and clean: its row exists
-                change_set.existing[key] = pref
+                change_set.existing[key] = attach_written(session, Preference(**values))
             else:
                 for name in _PREFERENCE_STATE:
                     set_committed_value(pref, name, values[name])
@@ -286,15 +278,17 @@ def _store_subjects(
             rows.append((subject, {**current, **plan.subject_values}))
     if not rows:
         return
-    stored = [(s, v) for s, v in rows if inspect(s).persistent]
-    if stored:
-        update_rows(session.connection(), _SUBJECTS, [{"id": s.id, **v} for s, v in stored])
+    stored: list[dict[str, Any]] = []
     for subject, values in rows:
+        persistent = inspect(subject).persistent
+        if persistent:
+            stored.append({"id": subject.id, **values})
         for name in _SUBJECT_STATE:
-            if inspect(subject).persistent:
+            if persistent:
                 set_committed_value(subject, name, values[name])
             else:  # not in the database yet: the unit of work writes it with the rest
                 setattr(subject, name, values[name])
+    update_rows(session.connection(), _SUBJECTS, stored)
 
 
 def _write_outbox(

@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 
 from backend.db.models import LedgerEntry, LedgerHead
 from backend.domain.ledger import GENESIS_HASH, ChainReport, ChainVerifier, LedgerRecord, chain_hash
-from backend.services.bulk_rows import insert_rows, is_sqlite, take_ids
+from backend.services.bulk_rows import insert_returning_ids
 from backend.services.catalogue import subjects_named
 from backend.services.deps import Deps
 
@@ -30,7 +30,6 @@ _ENTRIES = cast(Table, LedgerEntry.__table__)
 # Core statements on the session's connection: appends sit inside every save's transaction,
 # where the ORM's per-statement bookkeeping would be most of their cost.
 _SELECT_HEAD = select(_HEAD.c.last_hash).where(_HEAD.c.id == HEAD_ID).with_for_update()
-_INSERT_ENTRIES = insert(_ENTRIES).returning(_ENTRIES.c.id, sort_by_parameter_order=True)
 _UPDATE_HEAD = (
     update(_HEAD)
     .where(_HEAD.c.id == HEAD_ID)
@@ -86,14 +85,9 @@ def append_entries(session: Session, records: Sequence[LedgerRecord]) -> list[in
             }
         )
         prev = digest
-    # Ids in the chain's order: the head is locked, so no other append can interleave. SQLite
-    # gets them before the INSERT (one statement rather than one per row with RETURNING).
+    # Ids in the chain's order: the head is locked, so no other append can interleave.
     conn = session.connection()
-    if is_sqlite(conn):
-        ids = take_ids(conn, _ENTRIES, len(rows))
-        insert_rows(conn, _ENTRIES, [{"id": i, **row} for i, row in zip(ids, rows, strict=True)])
-    else:
-        ids = [int(i) for i in conn.execute(_INSERT_ENTRIES, rows).scalars()]
+    ids = insert_returning_ids(conn, _ENTRIES, rows)
     conn.execute(_UPDATE_HEAD, {"new_hash": prev, "new_entry_id": ids[-1]})
     return ids
 

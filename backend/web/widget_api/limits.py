@@ -6,6 +6,7 @@ import hashlib
 import logging
 import time
 from collections.abc import Sequence
+from functools import lru_cache
 from typing import Any
 
 from flask import Response, request
@@ -26,6 +27,10 @@ CODES_PER_EMAIL = "5/hour"
 CODES_PER_IP = "20/hour"
 VERIFY_PER_IP = "10/10 minutes"
 VERIFY_PER_EMAIL = "10/10 minutes"
+
+
+# The few limit strings above, parsed once (``parse`` runs regular expressions every call).
+_parsed = lru_cache(maxsize=32)(parse)
 
 
 def _hash(value: str) -> str:
@@ -103,7 +108,7 @@ def acquire_all(client: Any, limits: Sequence[tuple[str, str]], now: float) -> i
     args: list[Any] = [repr(now)]
     keys: list[str] = []
     for value, key in limits:
-        item = parse(value)
+        item = _parsed(value)
         keys.append(f"optline-limits/{key}/{item.amount}/{item.get_expiry()}")
         args += [item.amount, item.get_expiry()]
     refused, retry_after = script(keys=keys, args=args)
@@ -140,7 +145,7 @@ def check(*limits: tuple[str, str]) -> Response | None:
 
 def _hit_each(limits: Sequence[tuple[str, str]]) -> int:
     for value, key in limits:
-        item = parse(value)
+        item = _parsed(value)
         allowed = limiter.limiter.hit(item, "widget_api", key)
         if not allowed:
             reset = limiter.limiter.get_window_stats(item, "widget_api", key).reset_time
