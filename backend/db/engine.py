@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event, make_url
+from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.orm import Session, sessionmaker
 
+from backend.db.sqlite_checkpoints import BACKSTOP_PAGES, sqlite_file
 from backend.db.sqlite_writers import queued_writer_factory
 
 
@@ -21,12 +22,13 @@ def normalise_database_url(url: str) -> str:
 def build_engine(url: str, **kwargs: Any) -> Engine:
     """Create an engine; SQLite gets WAL, foreign keys, ``synchronous=NORMAL`` (with WAL: no fsync
     per commit; the database stays consistent, only a power cut may lose the last commits), a busy
-    timeout, and writers that queue for the lock (``sqlite_writers``)."""
+    timeout, writers that queue for the lock (``sqlite_writers``), and automatic checkpoints only
+    as a backstop: server processes checkpoint from a thread (``sqlite_checkpoints``)."""
     url = normalise_database_url(url)
     if url.startswith("sqlite"):
         connect_args: dict[str, Any] = {"timeout": 30}
-        path = make_url(url).database
-        if path and path != ":memory:" and not path.startswith("file:"):
+        path = sqlite_file(url)
+        if path:
             connect_args["factory"] = queued_writer_factory(path + "-writers")
         engine = create_engine(url, connect_args=connect_args, **kwargs)
 
@@ -38,6 +40,7 @@ def build_engine(url: str, **kwargs: Any) -> Engine:
             cur.execute("PRAGMA journal_mode=WAL")
             cur.execute("PRAGMA foreign_keys=ON")
             cur.execute("PRAGMA synchronous=NORMAL")
+            cur.execute(f"PRAGMA wal_autocheckpoint={BACKSTOP_PAGES}")
             cur.close()
 
         @event.listens_for(engine, "begin")
