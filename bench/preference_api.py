@@ -108,7 +108,7 @@ def measure(kind: str, *, seconds: float, rate: float, workers: int, threads: in
         summary["cpu"] = meter.stop(window, int(total), result.cpu_seconds)
         summary["offered_per_s"] = rate
         summary["wall_seconds"] = round(time.monotonic() - started, 1)
-        summary["server"] = {"workers": workers, "threads": threads, "worker_class": "gthread"}
+        summary["server"] = {"workers": workers, "threads": threads, "server": "granian"}
         if probe_seconds > 0:
             # Closed loop, as fast as the server answers: its ceiling (other visitors, so every
             # save still writes).

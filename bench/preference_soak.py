@@ -7,7 +7,7 @@ production shape, watching latency, errors and the memory of every Optline proce
 One fresh stack (``bench.preference_setup``): a new PostgreSQL database (or SQLite file), a Redis
 db of its own, the bench configuration applied with ``optline apply`` and a Braze connection to
 the HTTP Braze fake of the test suite, served from this process with default settings, so
-propagation really runs. Optline runs as in production: ``optline serve`` (gunicorn, gthread)
+propagation really runs. Optline runs as in production: ``optline serve`` (granian)
 and one ``optline worker`` (RQ worker with its scheduler; each job in a forked work horse).
 
 The open-loop generator of ``bench.preference_load`` (its processes, keep-alive connections from
@@ -20,7 +20,7 @@ counted. Every request due in the window is accounted for: answered, failed, sti
 not slow down for a slow server). ``--probe-seconds N`` first runs the same mix closed loop for
 N seconds: the ceiling of this machine at that moment.
 
-The resident set (``VmRSS`` of ``/proc/<pid>/status``) of the gunicorn master, every gunicorn
+The resident set (``VmRSS`` of ``/proc/<pid>/status``) of the web server's main process, every web
 worker, the RQ worker, its scheduler and any work horse alive is sampled before the load, after
 the warm-up ("start"), every ``--sample-every`` seconds, when the load stops ("end") and once the
 outbox has drained. Verdict: "no growth" when every long-lived process grew by less than
@@ -424,8 +424,8 @@ def _tree(pid: int) -> list[int]:
 
 
 class Processes:
-    """Optline's processes by role: the gunicorn master and its workers; the RQ worker, its
-    scheduler (a child forked at start) and its work horses (a child per job)."""
+    """Optline's processes by role: the web server's main process and its workers; the RQ
+    worker, its scheduler (a child forked at start) and its work horses (a child per job)."""
 
     def __init__(self, web_pid: int, worker_pid: int) -> None:
         self.web_pid, self.worker_pid = web_pid, worker_pid
@@ -545,7 +545,7 @@ def memory_report(samples: list[dict[str, Any]], tolerance_mb: float) -> dict[st
         }
         if growth >= tolerance_mb:
             grown.append(name)
-    # Processes that appeared after the start (a replaced gunicorn worker, say).
+    # Processes that appeared after the start (a replaced web worker, say).
     for pid, proc in samples[end]["procs"].items():
         if proc["role"] != "rq-horse" and pid not in samples[start]["procs"]:
             replaced.append(f"{proc['role']}[{pid}] (new)")
@@ -683,7 +683,7 @@ def soak(args: argparse.Namespace) -> dict[str, Any]:
         "offered_per_s": {k: round(v, 1) for k, v in rates.items()},
         "seconds": args.seconds,
         "warmup_s": args.warmup,
-        "server": {"workers": args.workers, "threads": args.threads, "worker_class": "gthread"},
+        "server": {"workers": args.workers, "threads": args.threads, "server": "granian"},
     }
     with BrazeFake() as fake, stack(args.db, redis_db=args.redis_db) as current:
         try:
@@ -828,10 +828,8 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
         "--tag-rate", type=float, default=None, help="tag fetches/s, half revalidations; rate / 10"
     )
     parser.add_argument("--db", choices=("postgresql", "sqlite"), default="postgresql")
-    parser.add_argument("--workers", type=int, default=SERVE_WORKERS, help="gunicorn workers")
-    parser.add_argument(
-        "--threads", type=int, default=SERVE_THREADS, help="threads per gunicorn worker"
-    )
+    parser.add_argument("--workers", type=int, default=SERVE_WORKERS, help="web worker processes")
+    parser.add_argument("--threads", type=int, default=SERVE_THREADS, help="threads per web worker")
     parser.add_argument("--visitors", type=int, default=6000)
     parser.add_argument("--processes", type=int, default=2, help="load generator processes")
     parser.add_argument("--connections", type=int, default=32, help="per generator process")

@@ -12,9 +12,9 @@ import click
 
 from backend.settings import Settings
 
-# ``optline serve``: two gunicorn processes of 16 threads. Widget saves are written in groups per
-# process (``save_writer``), and a group holds the saves waiting when it begins: more threads make
-# fewer, larger groups, which is where a save's time goes under load.
+# ``optline serve``: two granian worker processes of 16 threads. Widget saves are written in
+# groups per process (``save_writer``), and a group holds the saves waiting when it begins: more
+# threads make fewer, larger groups, which is where a save's time goes under load.
 SERVE_WORKERS = 2
 SERVE_THREADS = 16
 
@@ -30,20 +30,22 @@ def register(cli: click.Group) -> None:
     @click.option("--bind", default=None, help="host:port (default 127.0.0.1:$OPTLINE_PORT).")
     @click.option("--workers", type=int, default=SERVE_WORKERS, show_default=True)
     @click.option("--threads", type=int, default=SERVE_THREADS, show_default=True)
-    @click.option(
-        "--access-log", is_flag=True, help="Print gunicorn's access log line for every request."
-    )
+    @click.option("--access-log", is_flag=True, help="Print an access log line for every request.")
     def serve(bind: str | None, workers: int, threads: int, access_log: bool) -> None:
-        """Run the production WSGI server (gunicorn)."""
-        from backend.cli.wsgi_server import run_gunicorn
+        """Run the production WSGI server (granian)."""
+        from backend.cli.wsgi_server import run_server, server_options
 
         settings = Settings.from_env()
-        run_gunicorn(
-            bind or f"127.0.0.1:{settings.port}",
-            workers=workers,
-            threads=threads,
-            access_log=access_log,
-        )
+        try:
+            options = server_options(
+                bind or f"127.0.0.1:{settings.port}",
+                workers=workers,
+                threads=threads,
+                access_log=access_log,
+            )
+        except ValueError as exc:
+            raise click.BadParameter(str(exc), param_hint="--bind") from exc
+        run_server(options)
 
     @cli.command("worker")
     @click.option("--burst", is_flag=True, help="Stop when the queues are empty.")

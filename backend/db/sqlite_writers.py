@@ -2,7 +2,7 @@
 
 Every Optline transaction on SQLite starts with ``BEGIN IMMEDIATE`` (writers serialise there).
 When another connection holds the lock, SQLite's busy handler retries after sleeps that grow to
-100 ms, so with writers in several processes (gunicorn workers, the RQ worker) the lock is often
+100 ms, so with writers in several processes (web workers, the RQ worker) the lock is often
 free while they sleep. These connections first take an exclusive ``flock`` on a file next to the
 database, held until COMMIT or ROLLBACK: the kernel hands it to the next waiter as soon as it is
 released. A thread that already holds it through another connection skips the queue and gets
