@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 from typing import Any
 
@@ -23,6 +24,9 @@ from backend.services.deps import Deps
 from backend.services.property_cache import property_snapshot, verification_key
 
 MAX_TOKEN_BYTES = 4096
+
+# One registry per accepted algorithm, built once (joserfc builds one per call otherwise).
+_REGISTRIES = {alg: jws.JWSRegistry(algorithms=[alg]) for alg in ALLOWED_ALGORITHMS}
 
 
 def mint_token(
@@ -66,14 +70,23 @@ def mint_token(
     )
 
 
-def verify_token(deps: Deps, session: Session, property_code: str, token: str) -> VisitorIdentity:
-    """Verify signature and claims; raise TokenRejectedError with the reason."""
+def verify_token(
+    deps: Deps,
+    session: Session,
+    property_code: str,
+    token: str,
+    compact: jws.CompactSignature | None = None,
+) -> VisitorIdentity:
+    """Verify signature and claims; raise TokenRejectedError with the reason. ``compact`` is the
+    token already split into its parts by the caller, if it has been."""
     if not token or len(token) > MAX_TOKEN_BYTES:
         raise TokenRejectedError("missing or oversized token")
-    try:
-        header = jws.extract_compact(token.encode()).protected
-    except (JoseError, ValueError) as exc:
-        raise TokenRejectedError("malformed token") from exc
+    if compact is None:
+        try:
+            compact = jws.extract_compact(token.encode())
+        except (JoseError, ValueError) as exc:
+            raise TokenRejectedError("malformed token") from exc
+    header = compact.protected
     alg, kid = header.get("alg"), header.get("kid")
     if alg not in ALLOWED_ALGORITHMS:
         raise TokenRejectedError(f"algorithm {alg!r} not accepted")
@@ -88,18 +101,34 @@ def verify_token(deps: Deps, session: Session, property_code: str, token: str) -
         raise TokenRejectedError("no key with that kid and algorithm")
     for key in candidates:
         try:
-            decoded = jwt.decode(token, verification_key(deps, key), algorithms=[key.algorithm])
+            valid = jws.validate_compact(
+                compact, verification_key(deps, key), registry=_REGISTRIES[key.algorithm]
+            )
         except JoseError:
             continue
+        if not valid:
+            continue
+        claims = _claims(compact)
         max_ttl = min(prop.token_max_ttl, deps.settings.max_token_ttl)
         return check_claims(
-            decoded.claims,
+            claims,
             property_code=property_code,
             max_ttl=max_ttl,
             now=int(time.time()),
             kid=key.kid,
         )
     raise TokenRejectedError("bad signature")
+
+
+def _claims(compact: jws.CompactSignature) -> dict[str, Any]:
+    """The signed payload as a JSON object, as ``jwt.decode`` would give it."""
+    try:
+        claims = json.loads(compact.payload)
+    except (TypeError, ValueError) as exc:
+        raise TokenRejectedError("claims are not JSON") from exc
+    if not isinstance(claims, dict):
+        raise TokenRejectedError("claims are not a JSON object")
+    return claims
 
 
 def _property(session: Session, code: str) -> Property:

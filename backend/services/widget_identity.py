@@ -117,12 +117,12 @@ def authenticate(
     if not token or len(token) > MAX_TOKEN_BYTES:
         raise TokenRejectedError("missing or oversized token")
     try:
-        header = jws.extract_compact(token.encode()).protected
+        compact = jws.extract_compact(token.encode())
     except (JoseError, ValueError) as exc:
         raise TokenRejectedError("malformed token") from exc
-    if header.get("typ") == SESSION_HEADER_TYP:
+    if compact.protected.get("typ") == SESSION_HEADER_TYP:
         return _verify_session_token(deps, prop, token, now)
-    return verify_token(deps, session, prop.code, token)
+    return verify_token(deps, session, prop.code, token, compact)
 
 
 def _verify_session_token(

@@ -4,6 +4,8 @@ and writes nothing."""
 from __future__ import annotations
 
 import base64
+import hashlib
+import hmac
 import json
 import time
 from typing import Any
@@ -27,6 +29,14 @@ def unsigned(claims: dict[str, Any]) -> str:
     return f"{b64({'alg': 'none', 'typ': 'JWT'})}.{b64(claims)}."
 
 
+def signed_payload(payload: bytes) -> str:
+    """A token correctly signed with the site's key whose payload is ``payload`` as given."""
+    head = b64({"alg": "HS256", "kid": "k1", "typ": "JWT"})
+    body = base64.urlsafe_b64encode(payload).rstrip(b"=").decode()
+    mac = hmac.new(SECRET.encode(), f"{head}.{body}".encode(), hashlib.sha256).digest()
+    return f"{head}.{body}.{base64.urlsafe_b64encode(mac).rstrip(b'=').decode()}"
+
+
 def claims(**overrides: Any) -> dict[str, Any]:
     now = int(time.time())
     return {"aud": PROPERTY, "sub": "user-1", "iat": now, "exp": now + 600} | overrides
@@ -48,6 +58,8 @@ def forged_tokens(deps: Deps) -> dict[str, str]:
         "other-property-token": sign(claims(aud="other-site"), secret="other-" + SECRET, kid="o1"),
         "oversized": sign(claims(pad="x" * 5000)),
         "garbage": "not.a.jwt",
+        "signed-array-claims": signed_payload(json.dumps([claims()]).encode()),
+        "signed-non-json-claims": signed_payload(b"sub=user-1"),
         "empty-signature": token().rsplit(".", 1)[0] + ".",
         "tampered-claims": ".".join(
             [token().split(".")[0], b64(claims(sub="someone-else")), token().split(".")[2]]
@@ -74,7 +86,8 @@ ATTACKS = [
     "alg-none", "alg-none-with-kid", "wrong-key", "wrong-kid", "wrong-aud", "expired",
     "too-long-lived", "future-iat", "no-sub", "no-exp", "other-property-token", "oversized",
     "garbage", "empty-signature", "tampered-claims", "session-for-other-property",
-    "session-signed-by-site-key", "site-token-dressed-as-session",
+    "session-signed-by-site-key", "site-token-dressed-as-session", "signed-array-claims",
+    "signed-non-json-claims",
 ]  # fmt: skip
 
 
