@@ -42,3 +42,13 @@ class Deps:
             raise
         finally:
             session.close()
+
+    @contextmanager
+    def reading(self) -> Iterator[Session]:
+        """A session for reads only: closed without a commit (nothing to commit, and on the
+        hot paths the reads usually come from a cache, so no transaction is even begun)."""
+        session = self.sessions()
+        try:
+            yield session
+        finally:
+            session.close()

@@ -79,7 +79,7 @@ def _now_seconds(deps: Deps) -> int:
 
 def bootstrap(deps: Deps, token: str | None, req: BootstrapRequest) -> Bootstrap:
     """Read-only: an unknown visitor sees every channel unsubscribed, and nothing is written."""
-    with deps.session() as session:
+    with deps.reading() as session:
         prop = _property(deps, session, req.property)
         public = public_config(prop, req.language)
         try:
@@ -113,7 +113,7 @@ def save(deps: Deps, token: str | None, req: SaveRequest, info: RequestInfo) -> 
     Identity and the request are checked first, outside any write; the write itself joins the
     group of saves being written together (``save_writer``): one transaction, ledger head locked
     last and briefly."""
-    with deps.session() as session:  # usually no query at all: the property is cached
+    with deps.reading() as session:  # usually no query at all: the property is cached
         prop = _property(deps, session, req.property)
         identity = authenticate(deps, session, prop, token or "", _now_seconds(deps))
     language = choose_language(req.language, prop.languages or [])
