@@ -21,3 +21,4 @@ def register_web(app: Flask) -> None:
     errors.init_app(app)
     for bp in BLUEPRINTS:
         app.register_blueprint(bp)
+    security.drop_idle_limit_hook(app)

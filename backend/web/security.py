@@ -7,6 +7,7 @@ from functools import wraps
 from typing import Any, TypeVar
 
 from flask import Flask, Response, current_app, g, request
+from flask.sessions import SecureCookieSession, SecureCookieSessionInterface
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
 from flask_wtf.csrf import CSRFProtect
@@ -26,7 +27,18 @@ ADMIN_CSP = (
 )
 
 
+class CookieSessions(SecureCookieSessionInterface):
+    """Flask's signed-cookie sessions (the admin's), without building a signer for a request
+    that carries no session cookie: every widget API call, cross-origin and cookie-less."""
+
+    def open_session(self, app: Flask, request: Any) -> SecureCookieSession | None:
+        if app.secret_key and not request.cookies.get(self.get_cookie_name(app)):
+            return self.session_class()
+        return super().open_session(app, request)
+
+
 def init_app(app: Flask) -> None:
+    app.session_interface = CookieSessions()
     csrf.init_app(app)
     deps = app.extensions["optline.deps"]
     settings = app.extensions["optline.settings"]
@@ -50,6 +62,20 @@ def init_app(app: Flask) -> None:
                     "Strict-Transport-Security", "max-age=31536000; includeSubDomains"
                 )
         return response
+
+
+def drop_idle_limit_hook(app: Flask) -> bool:
+    """Take Flask-Limiter's app-wide before_request hook out when it has nothing to check.
+
+    Every limit of Optline is declared on its view, where Flask-Limiter checks it in the view's
+    wrapper, or counted by the view itself (``widget_api.limits.check``). The hook exists for
+    default, application-wide and blueprint limits; with none of them it finds nothing, at a
+    cost on every request. Called once every blueprint is registered; True when taken out."""
+    manager = limiter.limit_manager
+    if manager.default_limits or manager.application_limits or manager._blueprint_limits:
+        return False
+    app.before_request_funcs[None].remove(limiter._check_request_limit)
+    return True
 
 
 def limiter_storage_uri(redis_url: str) -> str:

@@ -37,19 +37,6 @@ def _hash(value: str) -> str:
     return hashlib.sha256(value.encode()).hexdigest()[:20]
 
 
-# Endpoints that count their requests themselves (``check``): Flask-Limiter's own per-request
-# evaluation is skipped for them (it would find no limit to apply, at a cost on every save).
-SELF_LIMITED = frozenset(
-    f"widget_api.{view}"
-    for view in ("bootstrap", "save_preferences", "send_email_code", "verify_email_code")
-)
-
-
-@limiter.request_filter
-def _limited_by_the_view() -> bool:
-    return request.endpoint in SELF_LIMITED
-
-
 def ip_key() -> str:
     return "ip:" + (get_remote_address() or "unknown")
 
