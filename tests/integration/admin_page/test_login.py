@@ -134,3 +134,25 @@ def test_eleventh_failed_attempt_in_a_minute_gets_429(client: FlaskClient, admin
 def test_successful_sign_ins_do_not_use_up_the_limit(client: FlaskClient, admin_id: int) -> None:
     for _ in range(12):
         assert login(client).status_code == 302
+
+
+def test_a_request_without_the_session_cookie_builds_no_signer(
+    client: FlaskClient, admin_id: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Cookie-less requests (every widget API call) get an empty session without a signer; a
+    signed-in admin's cookie is still read and checked."""
+    interface = client.application.session_interface
+    built: list[str] = []
+    real = interface.get_signing_serializer
+
+    def counted(app: object) -> object:
+        built.append("with cookie" if client.get_cookie("optline_admin") else "without")
+        return real(app)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(interface, "get_signing_serializer", counted)
+    assert client.get("/healthz").status_code == 200
+    assert "without" not in built
+    login(client)
+    built.clear()
+    assert client.get("/admin/").status_code == 200  # the session cookie is read and trusted
+    assert built and set(built) == {"with cookie"}
