@@ -38,7 +38,7 @@ def test_serve_defaults_to_two_workers_of_16_threads_and_no_access_log(
     assert (SERVE_WORKERS, SERVE_THREADS) == (2, 16)
     assert options["interface"] == Interfaces.WSGI
     assert (options["target"], options["factory"]) == (wsgi_server.APP_FACTORY, True)
-    assert options["log_access"] is False
+    assert options["log_access"] is False and options["websockets"] is False
     assert options["respawn_failed_workers"] is True
 
 
