@@ -84,6 +84,7 @@ def run_worker(*, burst: bool = False, quiet_jobs: bool = False) -> None:
 
 def run_dev(*, no_worker: bool = False) -> None:
     from backend.app import create_app
+    from backend.db import sqlite_checkpoints
     from backend.db.migrate import upgrade
     from backend.integrations.embedded_redis import start_embedded_redis, stop_embedded_redis
     from backend.logs import configure_logging
@@ -98,6 +99,8 @@ def run_dev(*, no_worker: bool = False) -> None:
         settings = Settings.from_env()
     upgrade(settings.database_url)
     app = create_app(settings)
+    # As in ``optline serve``'s workers: SQLite's log is copied back from a thread, not by a save.
+    sqlite_checkpoints.start_for(settings.database_url)
     summary = seed_demo(app.extensions["optline.deps"])
     base = settings.public_url
     click.echo(f"Optline is running on {base}")

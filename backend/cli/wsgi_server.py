@@ -3,8 +3,8 @@ needed.
 
 granian reads and writes HTTP in Rust, outside the GIL, and hands each request to one of the
 worker's Python threads; gunicorn's threaded workers did that work in Python, on the same GIL as
-the requests. At 500 saves/s on two cores that moved a save's p95 from 80–200 ms to 40–65 ms
-(``bench/RESULTS.md``).
+the requests. At 500 saves/s on two cores, with the fixes below in both, that moved a save's p95
+from 80–200 ms to 45–90 ms (``bench/RESULTS.md``).
 
 Every worker process builds the app once (``production_app``), freezes what start-up built
 (``server_heap``) and, on SQLite, checkpoints the log from a thread of its own

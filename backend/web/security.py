@@ -64,17 +64,17 @@ def init_app(app: Flask) -> None:
         return response
 
 
-def drop_idle_limit_hook(app: Flask) -> bool:
+def drop_idle_limit_hook(app: Flask, extension: Limiter = limiter) -> bool:
     """Take Flask-Limiter's app-wide before_request hook out when it has nothing to check.
 
     Every limit of Optline is declared on its view, where Flask-Limiter checks it in the view's
     wrapper, or counted by the view itself (``widget_api.limits.check``). The hook exists for
     default, application-wide and blueprint limits; with none of them it finds nothing, at a
     cost on every request. Called once every blueprint is registered; True when taken out."""
-    manager = limiter.limit_manager
+    manager = extension.limit_manager
     if manager.default_limits or manager.application_limits or manager._blueprint_limits:
         return False
-    app.before_request_funcs[None].remove(limiter._check_request_limit)
+    app.before_request_funcs[None].remove(extension._check_request_limit)
     return True
 
 

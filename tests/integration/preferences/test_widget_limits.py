@@ -116,24 +116,48 @@ def test_with_redis_storage_the_api_counts_both_limits_in_one_script_call(
     assert calls == [2] * (limit + 1)
 
 
-def test_no_limit_check_runs_for_every_request_and_view_limits_still_apply(app: Any) -> None:
+def test_no_limit_check_runs_for_every_request_and_view_limits_still_apply(
+    app: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """Flask-Limiter's app-wide hook is taken out (there is nothing for it to check); the limits
     declared on views are checked by their wrappers all the same."""
     from backend.web.security import limiter
 
     assert limiter._check_request_limit not in app.before_request_funcs.get(None, [])
-    client = app.test_client()
     # The tag route carries ``@limiter.limit("1200 per minute")``: its wrapper still counts.
-    hits = []
+    hits: list[str] = []
     real = limiter.limiter.hit
 
     def counted(item: Any, *identifiers: str, cost: int = 1) -> bool:
         hits.append(str(item))
-        return real(item, *identifiers, cost=cost)
+        return bool(real(item, *identifiers, cost=cost))
 
-    limiter.limiter.hit = counted  # type: ignore[method-assign]
-    try:
-        client.get("/t/nowhere.js")
-    finally:
-        limiter.limiter.hit = real  # type: ignore[method-assign]
+    monkeypatch.setattr(limiter.limiter, "hit", counted)
+    app.test_client().get("/t/nowhere.js")
     assert any("1200" in hit for hit in hits)
+
+
+@pytest.mark.parametrize(
+    ("defaults", "dropped"), [([], True), (["100/minute"], False)], ids=["none", "a default"]
+)
+def test_the_hook_stays_whenever_it_has_a_limit_to_check(
+    defaults: list[str], dropped: bool
+) -> None:
+    from flask import Flask
+    from flask_limiter import Limiter
+    from flask_limiter.util import get_remote_address
+
+    from backend.web.security import drop_idle_limit_hook
+
+    app = Flask("hook-test")
+    app.config["RATELIMIT_STORAGE_URI"] = "memory://"
+    extension = Limiter(key_func=get_remote_address, default_limits=defaults)
+    extension.init_app(app)
+    assert drop_idle_limit_hook(app, extension) is dropped
+    hooked = extension._check_request_limit in app.before_request_funcs.get(None, [])
+    assert hooked is not dropped
+    # With a default limit kept, every request is still counted.
+    if not dropped:
+        app.add_url_rule("/x", "x", lambda: "ok")
+        client = app.test_client()
+        assert [client.get("/x").status_code for _ in range(101)][-1] == 429
