@@ -12,11 +12,13 @@ import click
 
 from backend.settings import Settings
 
-# ``optline serve``: two granian worker processes of 16 threads. Widget saves are written in
+# ``optline serve``: two granian worker processes of 24 threads. Widget saves are written in
 # groups per process (``save_writer``), and a group holds the saves waiting when it begins: more
-# threads make fewer, larger groups, which is where a save's time goes under load.
+# threads make fewer, larger groups, which is where a save's time goes under load. At 500 saves/s
+# on PostgreSQL, 24 threads gave p95 72 ms in two runs against 152-229 ms with 16 and 87-105 ms
+# with 32; on SQLite 24 and 16 were alike (bench/RESULTS.md).
 SERVE_WORKERS = 2
-SERVE_THREADS = 16
+SERVE_THREADS = 24
 
 
 def register(cli: click.Group) -> None:

@@ -27,7 +27,7 @@ def started(monkeypatch: pytest.MonkeyPatch) -> list[dict[str, Any]]:
     return runs
 
 
-def test_serve_defaults_to_two_workers_of_16_threads_and_no_access_log(
+def test_serve_defaults_to_two_workers_of_24_threads_and_no_access_log(
     started: list[dict[str, Any]],
 ) -> None:
     result = CliRunner().invoke(cli, ["serve", "--bind", "127.0.0.1:8123"])
@@ -35,7 +35,7 @@ def test_serve_defaults_to_two_workers_of_16_threads_and_no_access_log(
     [options] = started
     assert (options["address"], options["port"]) == ("127.0.0.1", 8123)
     assert (options["workers"], options["blocking_threads"]) == (SERVE_WORKERS, SERVE_THREADS)
-    assert (SERVE_WORKERS, SERVE_THREADS) == (2, 16)
+    assert (SERVE_WORKERS, SERVE_THREADS) == (2, 24)
     assert options["interface"] == Interfaces.WSGI
     assert (options["target"], options["factory"]) == (wsgi_server.APP_FACTORY, True)
     assert options["log_access"] is False and options["websockets"] is False
