@@ -87,6 +87,14 @@ def _verify(current: Stack) -> dict[str, Any]:
     return {"ledger_ok": report["ok"], "rows": counts}
 
 
+def _other_visitors(load: Load, visitors: int, prefix: str, host: str) -> dict[str, Any]:
+    """A further run on the same server with visitors of its own (so every save still writes),
+    from other addresses (``load.source_base``: per-IP limits start afresh); its figures."""
+    tokens = mint_tokens(visitors, prefix=prefix)
+    result = run_load(load, save_factory(tokens, host)).summary()
+    return {k: result[k] for k in ("throughput_per_s", "p50_ms", "p95_ms", "p99_ms", "error_rate")}
+
+
 def measure(kind: str, *, seconds: float, rate: float, workers: int, threads: int,
             visitors: int, processes: int, connections: int,
             probe_seconds: float, headroom_rate: float = 0.0) -> dict[str, Any]:  # fmt: skip
@@ -111,30 +119,18 @@ def measure(kind: str, *, seconds: float, rate: float, workers: int, threads: in
         summary["wall_seconds"] = round(time.monotonic() - started, 1)
         summary["server"] = {"workers": workers, "threads": threads, "server": "granian"}
         if headroom_rate > 0:
-            # Above the target, on the same server: how much room is left (other visitors, from
-            # other addresses, so per-IP limits start afresh).
+            # Above the target, on the same server: how much room is left.
             above = Load("127.0.0.1", port, rate=headroom_rate, seconds=seconds, warmup=5.0,
                          processes=processes, connections=connections,
                          source_base=120)  # fmt: skip
-            more = mint_tokens(visitors, prefix="headroom")
-            beyond = run_load(above, save_factory(more, host)).summary()
-            summary["headroom"] = {
-                k: beyond[k]
-                for k in ("throughput_per_s", "p50_ms", "p95_ms", "p99_ms", "error_rate")
-            }
+            summary["headroom"] = _other_visitors(above, visitors, "headroom", host)
             summary["headroom"]["offered_per_s"] = headroom_rate
         if probe_seconds > 0:
-            # Closed loop, as fast as the server answers: its ceiling (other visitors, so every
-            # save still writes).
+            # Closed loop, as fast as the server answers: its ceiling.
             probe = Load("127.0.0.1", port, rate=0, seconds=probe_seconds, warmup=1.0,
                          processes=processes, connections=connections // 2,
-                         source_base=60)  # other addresses: per-IP limits start afresh  # fmt: skip
-            more = mint_tokens(visitors, prefix="probe")
-            ceiling = run_load(probe, save_factory(more, host)).summary()
-            summary["closed_loop"] = {
-                k: ceiling[k]
-                for k in ("throughput_per_s", "p50_ms", "p95_ms", "p99_ms", "error_rate")
-            }
+                         source_base=60)  # fmt: skip
+            summary["closed_loop"] = _other_visitors(probe, visitors, "probe", host)
             summary["closed_loop"]["connections"] = processes * (connections // 2)
         summary.update(_verify(current))
         return summary

@@ -71,21 +71,10 @@ def mint_token(
 
 
 def verify_token(
-    deps: Deps,
-    session: Session,
-    property_code: str,
-    token: str,
-    compact: jws.CompactSignature | None = None,
+    deps: Deps, session: Session, property_code: str, compact: jws.CompactSignature
 ) -> VisitorIdentity:
-    """Verify signature and claims; raise TokenRejectedError with the reason. ``compact`` is the
-    token already split into its parts by the caller, if it has been."""
-    if not token or len(token) > MAX_TOKEN_BYTES:
-        raise TokenRejectedError("missing or oversized token")
-    if compact is None:
-        try:
-            compact = jws.extract_compact(token.encode())
-        except (JoseError, ValueError) as exc:
-            raise TokenRejectedError("malformed token") from exc
+    """Verify signature and claims of a site's token, already checked for size and split into
+    its parts (``widget_identity.authenticate``); raise TokenRejectedError with the reason."""
     header = compact.protected
     alg, kid = header.get("alg"), header.get("kid")
     if alg not in ALLOWED_ALGORITHMS:

@@ -122,7 +122,7 @@ def authenticate(
         raise TokenRejectedError("malformed token") from exc
     if compact.protected.get("typ") == SESSION_HEADER_TYP:
         return _verify_session_token(deps, prop, token, now)
-    return verify_token(deps, session, prop.code, token, compact)
+    return verify_token(deps, session, prop.code, compact)
 
 
 def _verify_session_token(

@@ -88,10 +88,17 @@ return {0, 0}
 """
 
 
+@lru_cache(maxsize=8)
+def _acquire_script(client: Any) -> Any:
+    """The script, registered once per Redis client (as ``integrations.rate_limiter`` does):
+    registering encodes and hashes its text; calls run it by EVALSHA."""
+    return client.register_script(ACQUIRE_ALL)
+
+
 def acquire_all(client: Any, limits: Sequence[tuple[str, str]], now: float) -> int:
     """Count one hit against every (limit, key) pair in Redis at once, or none; 0 when allowed,
     else the seconds until the refusing limit has room."""
-    script = client.register_script(ACQUIRE_ALL)  # only hashes the text; runs by EVALSHA
+    script = _acquire_script(client)
     args: list[Any] = [repr(now)]
     keys: list[str] = []
     for value, key in limits:

@@ -8,7 +8,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
 import sqlite3
 import subprocess
 import sys
@@ -20,12 +19,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from joserfc import jwt
-from joserfc.jwk import OctKey
 
-ROOT = Path(__file__).resolve().parents[3]
-SECRET = "serve-test-signing-secret-0123456789abcdef"
-ORIGIN = "https://www.serve.example"
+from tests.faults.services import ROOT, free_port
+from tests.integration.preferences.conftest import ORIGIN, PROPERTY, SECRET, token
+
 CONFIG = {
     "braze_connections": [
         {
@@ -39,7 +36,7 @@ CONFIG = {
     ],
     "properties": [
         {
-            "code": "web",
+            "code": PROPERTY,
             "name": "Website",
             "allowed_origins": [ORIGIN],
             "signing_keys": [{"kid": "k1", "secret": SECRET}],
@@ -63,12 +60,6 @@ CONFIG = {
 }
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 def optline(env: dict[str, str], *args: str) -> None:
     done = subprocess.run(
         [sys.executable, "-m", "backend", *args],
@@ -77,15 +68,9 @@ def optline(env: dict[str, str], *args: str) -> None:
     assert done.returncode == 0, done.stderr[-3000:]
 
 
-def token(sub: str) -> str:
-    now = int(time.time())
-    claims = {"aud": "web", "sub": sub, "iat": now, "exp": now + 600}
-    return jwt.encode({"alg": "HS256", "kid": "k1"}, claims, OctKey.import_key(SECRET.encode()))
-
-
 def save(base: str, sub: str) -> tuple[int, dict[str, Any]]:
     body = {
-        "property": "web",
+        "property": PROPERTY,
         "changes": [{"subscription": "newsletter", "channel": "email", "state": "subscribed"}],
     }
     request = urllib.request.Request(
@@ -166,7 +151,7 @@ def test_concurrent_saves_through_the_production_server_are_all_written(served: 
 
     # A visitor from another site is refused by the same server.
     request = urllib.request.Request(
-        base + "/api/public/v1/preferences", data=b'{"property": "web"}', method="POST",
+        base + "/api/public/v1/preferences", data=json.dumps({"property": PROPERTY}).encode(), method="POST",
         headers={"Origin": "https://elsewhere.example", "Content-Type": "application/json"},
     )  # fmt: skip
     with pytest.raises(urllib.error.HTTPError) as refused:
